@@ -1,0 +1,222 @@
+"""Read-only access to the engine for checks: inspect with a cache, exec with a deadline,
+log tails, HTTP to loopback, and short-lived labelled probe containers.
+
+Everything here tolerates objects disappearing mid-look (a container removed between the
+listing and the inspect is simply "not there").
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from .engine import api_client
+from .labels import EXERCISE, course_labels
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+
+@dataclass
+class ExecResult:
+    exit_code: int | None
+    output: str
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass
+class HttpResult:
+    status: int | None
+    text: str
+    error: str = ""
+
+
+class CheckTimeout(Exception):
+    """A deadline passed while the checker was looking (reported as ``error``)."""
+
+
+class Context:
+    def __init__(self, client, scope, exercise=None):
+        self.client = client
+        self.api = client.api
+        self.scope = scope
+        self.exercise = exercise
+        self._cache: dict = {}
+        self._deadline_clients: dict[float, object] = {}
+        self.run_id = uuid.uuid4().hex[:10]
+
+    # ---------------------------------------------------------------- naming
+    def name(self, name: str) -> str:
+        return self.scope.name(name)
+
+    def image_ref(self, ref: str) -> str:
+        return self.scope.image(ref)
+
+    def port(self, port: int) -> int:
+        return self.scope.port(port)
+
+    def project(self, default: str) -> str:
+        return self.scope.project(default)
+
+    # --------------------------------------------------------------- inspect
+    def _cached(self, key, loader):
+        if key not in self._cache:
+            self._cache[key] = loader()
+        return self._cache[key]
+
+    def _inspect_or_none(self, func, ident):
+        from docker.errors import NotFound
+
+        try:
+            return func(ident)
+        except NotFound:
+            return None
+
+    def container(self, name: str, scoped: bool = True) -> dict | None:
+        """``docker inspect`` of the container the exercise calls ``name`` (None if absent)."""
+        ident = self.name(name) if scoped else name
+        return self._cached(("container", ident), lambda: self._inspect_or_none(self.api.inspect_container, ident))
+
+    def refresh(self, name: str, scoped: bool = True) -> dict | None:
+        ident = self.name(name) if scoped else name
+        self._cache.pop(("container", ident), None)
+        return self.container(name, scoped)
+
+    def image(self, ref: str, scoped: bool = True) -> dict | None:
+        ident = self.image_ref(ref) if scoped else ref
+        return self._cached(("image", ident), lambda: self._inspect_or_none(self.api.inspect_image, ident))
+
+    def volume(self, name: str, scoped: bool = True) -> dict | None:
+        ident = self.name(name) if scoped else name
+        return self._cached(("volume", ident), lambda: self._inspect_or_none(self.api.inspect_volume, ident))
+
+    def network(self, name: str, scoped: bool = True) -> dict | None:
+        ident = self.name(name) if scoped else name
+        return self._cached(("network", ident), lambda: self._inspect_or_none(self.api.inspect_network, ident))
+
+    def containers(self, filters: dict) -> list[dict]:
+        """Inspect every container (running or not) matching ``filters``; vanished ones are skipped."""
+        from docker.errors import NotFound
+
+        key = ("containers", repr(sorted(filters.items())))
+
+        def load():
+            found = []
+            for summary in self.api.containers(all=True, filters=filters):
+                try:
+                    found.append(self.api.inspect_container(summary["Id"]))
+                except NotFound:
+                    continue
+            return found
+
+        return self._cached(key, load)
+
+    def compose_containers(self, project: str, service: str | None = None) -> list[dict]:
+        labels = [f"{COMPOSE_PROJECT}={project}"]
+        if service:
+            labels.append(f"{COMPOSE_SERVICE}={service}")
+        return self.containers({"label": labels})
+
+    # --------------------------------------------------------- exec and logs
+    def _deadline_client(self, seconds: float):
+        key = round(seconds, 1)
+        if key not in self._deadline_clients:
+            self._deadline_clients[key] = api_client(self.client, seconds)
+        return self._deadline_clients[key]
+
+    def exec(self, container: str, cmd, timeout: float = 5.0, user: str = "", workdir: str | None = None,
+             environment: dict | None = None) -> ExecResult:
+        """Run ``cmd`` in ``container`` (an id or a full name) with a deadline and a real exit code.
+
+        docker-py's ``exec_run`` has no timeout and may report ``None`` as the exit code; this
+        waits at most ``timeout`` seconds and then asks the engine for the exit code.
+        """
+        import requests
+
+        ex = self.api.exec_create(container, cmd, stdout=True, stderr=True, user=user, workdir=workdir,
+                                  environment=environment)
+        dl = self._deadline_client(timeout)
+        try:
+            raw = dl.exec_start(ex["Id"], stream=False, demux=False)
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+            if "timed out" in str(exc).lower() or isinstance(exc, requests.exceptions.Timeout):
+                return ExecResult(None, "", timed_out=True)
+            raise
+        output = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+        exit_code = None
+        for _ in range(50):
+            info = self.api.exec_inspect(ex["Id"])
+            if not info.get("Running"):
+                exit_code = info.get("ExitCode")
+                break
+            time.sleep(0.02)
+        return ExecResult(exit_code, output)
+
+    def logs(self, container: str, tail: int = 50, timeout: float = 5.0) -> str:
+        """The last ``tail`` lines of a container's output (stdout and stderr), never the whole log."""
+        import requests
+
+        try:
+            raw = self._deadline_client(timeout).logs(container, stdout=True, stderr=True, tail=tail)
+        except requests.exceptions.Timeout:
+            raise CheckTimeout(f"reading the logs of {container} took longer than {timeout:.0f}s") from None
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    # ------------------------------------------------------------------ http
+    def http_get(self, port: int, path: str = "/", timeout: float = 3.0, scoped: bool = True) -> HttpResult:
+        """GET ``http://127.0.0.1:<port><path>`` (loopback only)."""
+        import requests
+
+        real_port = self.port(port) if scoped else port
+        url = f"http://{self.scope.host}:{real_port}{path}"
+        try:
+            resp = requests.get(url, timeout=timeout)
+            return HttpResult(resp.status_code, resp.text[:20000])
+        except requests.exceptions.RequestException as exc:
+            return HttpResult(None, "", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+
+    # --------------------------------------------------------------- probes
+    def probe(self, image: str, command, network: str | None = None, timeout: float = 15.0,
+              purpose: str = "probe", **create_kwargs) -> ExecResult:
+        """Run a short-lived container labelled as the course's, wait at most ``timeout`` s,
+        return its exit code and output, and remove it (also on failure or Ctrl-C)."""
+        import requests
+
+        labels = course_labels(purpose, run=self.run_id, **({} if not self.exercise else {"exercise": self.exercise.id}))
+        labels.update(create_kwargs.pop("labels", {}) or {})
+        host_config = self.api.create_host_config(network_mode=network, **create_kwargs.pop("host_config", {}))
+        cid = None
+        try:
+            cid = self.api.create_container(image, command, labels=labels, host_config=host_config,
+                                            name=f"dockercourse-{purpose}-{self.run_id}-{uuid.uuid4().hex[:4]}",
+                                            **create_kwargs)["Id"]
+            self.api.start(cid)
+            try:
+                status = self._deadline_client(timeout).wait(cid)
+                code = status.get("StatusCode")
+                timed_out = False
+            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
+                code, timed_out = None, True
+            out = self.api.logs(cid, stdout=True, stderr=True, tail=200)
+            return ExecResult(code, out.decode("utf-8", "replace"), timed_out)
+        finally:
+            if cid:
+                try:
+                    self.api.remove_container(cid, force=True, v=True)
+                except Exception:
+                    pass
+
+    def close(self) -> None:
+        for c in self._deadline_clients.values():
+            try:
+                c.close()
+            except Exception:
+                pass
+        self._deadline_clients.clear()
+
+
+__all__ = ["Context", "ExecResult", "HttpResult", "CheckTimeout", "EXERCISE"]

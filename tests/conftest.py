@@ -1,0 +1,35 @@
+"""Fixtures: a real engine, a unique scope per test, and a leak check at the end."""
+from __future__ import annotations
+
+import pytest
+
+from checkers.scope import Scope
+
+from .helpers import SESSION, new_prefix, remove_prefixed
+
+
+@pytest.fixture(scope="session")
+def client():
+    from checkers.engine import connect
+
+    c = connect()
+    yield c
+    leftovers = remove_prefixed(c, SESSION)
+    managed = [x for x in c.api.containers(all=True, filters={"label": ["org.dockercourse.managed=true"]})
+               if (x.get("Labels") or {}).get("org.dockercourse.purpose") in ("probe", "trial", "test")]
+    c.close()
+    assert not leftovers, f"tests left objects behind (now removed): {leftovers}"
+    assert not managed, f"checks or tests left labelled containers behind: {[m['Names'] for m in managed]}"
+
+
+@pytest.fixture
+def prefix(client):
+    """A unique name prefix; everything with it is removed after the test."""
+    p = new_prefix()
+    yield p
+    remove_prefixed(client, p)
+
+
+@pytest.fixture
+def scope(prefix):
+    return Scope(prefix=prefix)

@@ -1,0 +1,58 @@
+"""first-container: the reference solution passes; each beginner mistake fails with its own hint."""
+from __future__ import annotations
+
+from checkers.exercises import load
+
+from .helpers import EXERCISES, sh, snapshot
+
+EX = load("first-container")
+
+
+def statuses(res):
+    return {c.id: c.status for c in res.checks}
+
+
+def test_clean_engine_says_how_to_start(client, scope):
+    res = EX.run(client, scope)
+    first = res.checks[0]
+    assert first.id == "exists" and first.status == "fail"
+    assert "docker run --name" in first.hint
+    assert res.exit_code == 1
+
+
+def test_reference_solution_passes_and_changes_nothing(client, scope, prefix):
+    sh(f"bash {EXERCISES}/first-container/solution.sh", prefix)
+    before = snapshot(client)
+    res = EX.run(client, scope)
+    assert res.passed, str(res)
+    assert snapshot(client) == before
+
+
+def test_mistake_rm(client, scope, prefix):
+    sh(f'docker run --rm --name {prefix}hello busybox:1.35 echo "Hello from my first container"', prefix)
+    res = EX.run(client, scope)
+    assert statuses(res)["exists"] == "fail"
+    assert "--rm" in res.checks[0].message
+
+
+def test_mistake_wrong_image(client, scope, prefix):
+    sh(f'docker tag busybox:1.35 {prefix}other:1 && docker run --name {prefix}hello {prefix}other:1 echo "Hello from my first container"', prefix)
+    res = EX.run(client, scope)
+    st = statuses(res)
+    assert st["image"] == "fail" and st["exists"] == "pass"
+    assert "busybox:1.35" in next(c for c in res.checks if c.id == "image").message
+
+
+def test_mistake_nonzero_exit(client, scope, prefix):
+    sh(f'docker run --name {prefix}hello busybox:1.35 sh -c "echo Hello from my first container; exit 3" || true', prefix)
+    res = EX.run(client, scope)
+    chk = next(c for c in res.checks if c.id == "exit-code")
+    assert chk.status == "fail" and "code 3" in chk.message
+    assert statuses(res)["message"] == "pass"
+
+
+def test_mistake_message_missing(client, scope, prefix):
+    sh(f"docker run --name {prefix}hello busybox:1.35 echo hi", prefix)
+    res = EX.run(client, scope)
+    st = statuses(res)
+    assert st["message"] == "fail" and st["exit-code"] == "pass"
