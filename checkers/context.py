@@ -210,6 +210,29 @@ class Context:
                 except Exception:
                     pass
 
+    # ------------------------------------------------------------ learner files
+    def exercise_dir(self, exercise_id: str | None = None):
+        """The learner's folder for an exercise (``exercises/<id>/``), or None if none is found.
+
+        Looked for in order: ``$DOCKERCOURSE_EXERCISES/<id>`` (a folder holding exercise folders:
+        tests and grading point it at copies), the current folder if it is ``<id>``, ``./<id>``,
+        ``./exercises/<id>``, and the course repository this package was installed from.
+        """
+        import os
+        from pathlib import Path
+
+        ex_id = exercise_id or (self.exercise.id if self.exercise else "")
+        env = os.environ.get("DOCKERCOURSE_EXERCISES")
+        if env:
+            return Path(env) / ex_id if (Path(env) / ex_id).is_dir() else None
+        cwd = Path.cwd()
+        repo = Path(__file__).resolve().parent.parent
+        for cand in (cwd if cwd.name == ex_id else None, cwd / ex_id, cwd / "exercises" / ex_id,
+                     repo / "exercises" / ex_id):
+            if cand is not None and cand.is_dir():
+                return cand
+        return None
+
     def close(self) -> None:
         for c in self._deadline_clients.values():
             try:

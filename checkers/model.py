@@ -229,7 +229,7 @@ class Exercise:
                 status = ERROR if prior.status == ERROR else FAIL
                 return CheckResult(chk.id, chk.title, status,
                                    f"Not checked yet: first fix \u201c{prior.title}\u201d.",
-                                   prior.hint, {}, 0, chk.points)
+                                   "", {}, 0, chk.points)
         t0 = time.monotonic()
         try:
             out = chk.func(ctx)
@@ -243,7 +243,7 @@ class Exercise:
         else:
             status = PASS if out.passed else FAIL
         hint = out.hint
-        if status == FAIL and self.lesson:
+        if status == FAIL and self.lesson and hint:
             hint = f"{hint} (Reread: {self.lesson}.)"
         return CheckResult(chk.id, chk.title, status, out.message, hint, out.evidence,
                            chk.points if status == PASS else 0, chk.points, took)

@@ -34,15 +34,7 @@ class UnknownExercise(KeyError):
 
 def available() -> list[str]:
     """Ids whose module exists (exercises are added issue by issue)."""
-    out = []
-    for ex_id in EXERCISE_IDS:
-        try:
-            importlib.util.find_spec(f"{__name__}.{ex_id.replace('-', '_')}")
-        except (ImportError, ValueError):
-            continue
-        if importlib.util.find_spec(f"{__name__}.{ex_id.replace('-', '_')}") is not None:
-            out.append(ex_id)
-    return out
+    return [i for i in EXERCISE_IDS if importlib.util.find_spec(f"{__name__}.{i.replace('-', '_')}") is not None]
 
 
 def load(exercise_id: str):
