@@ -45,7 +45,8 @@ def cmd_images(args) -> int:
             for r in rows:
                 size = f"{r['size'] / 1e6:.0f} MB" if r.get("size") else "-"
                 print(f"{r['image']:<20} {r['source']:<9} {r.get('id') or '-':<14} {size}")
-        return 0 if all(r["source"] != "missing" for r in rows) else 1
+        asked = set(args.image or [r["image"] for r in rows])
+        return 0 if all(r["source"] != "missing" for r in rows if r["image"] in asked) else 1
     finally:
         client.close()
 

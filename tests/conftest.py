@@ -1,6 +1,8 @@
 """Fixtures: a real engine, a unique scope per test, and a leak check at the end."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from checkers.scope import Scope
@@ -13,10 +15,13 @@ def client():
     from checkers.engine import connect
 
     c = connect()
+    started = int(time.time()) - 1
     yield c
     leftovers = remove_prefixed(c, SESSION)
+    # Probe, trial and test containers made during this session (another session may share the engine).
     managed = [x for x in c.api.containers(all=True, filters={"label": ["org.dockercourse.managed=true"]})
-               if (x.get("Labels") or {}).get("org.dockercourse.purpose") in ("probe", "trial", "test")]
+               if (x.get("Labels") or {}).get("org.dockercourse.purpose") in ("probe", "trial", "test")
+               and x.get("Created", 0) >= started]
     c.close()
     assert not leftovers, f"tests left objects behind (now removed): {leftovers}"
     assert not managed, f"checks or tests left labelled containers behind: {[m['Names'] for m in managed]}"
