@@ -87,3 +87,88 @@ def remove_prefixed(client, prefix: str) -> list[str]:
                 except (NotFound, APIError):
                     pass
     return removed
+
+
+def pin_run_id(monkeypatch) -> str:
+    """Give every check run in this test one known run id (the ``org.dockercourse.run`` label of the
+    probe/trial objects it creates), so :func:`own_snapshot` can tell them from other sessions' checks."""
+    from checkers.context import Context
+
+    run = uuid.uuid4().hex[:10]
+    original = Context.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.run_id = run
+
+    monkeypatch.setattr(Context, "__init__", init)
+    return run
+
+
+def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None = None) -> dict:
+    """Like :func:`snapshot`, limited to what one test (and the checks it runs) can own, so that it stays
+    exact while other sessions use the same engine: objects named with ``prefix`` (or in a compose project
+    starting with it), course objects labelled with the run id ``run`` (see :func:`pin_run_id`), and
+    untagged images that descend from this test's own images (intermediate images of a trial build) and
+    not from another check run's.
+
+    Pass the "before" snapshot as ``like`` for the "after" one, so both judge ancestry the same way.
+    """
+    api = client.api
+    run_label = "org.dockercourse.run"
+
+    def labelled(labels) -> bool:
+        return run is not None and (labels or {}).get(run_label) == run
+
+    def foreign_run(labels) -> bool:
+        value = (labels or {}).get(run_label)
+        return bool(value) and value != run
+
+    containers = sorted(
+        (c["Id"], c["State"], c["Status"].split(" ")[0], tuple(sorted(c.get("Names") or [])))
+        for c in api.containers(all=True)
+        if any(n.lstrip("/").startswith(prefix) for n in c.get("Names") or [])
+        or (c.get("Labels") or {}).get("com.docker.compose.project", "").startswith(prefix)
+        or labelled(c.get("Labels")))
+    images = api.images(all=True)
+    parent = {i["Id"]: i.get("ParentId") or "" for i in images}
+
+    def chain(iid: str) -> set:
+        seen = set()
+        while iid and iid not in seen:
+            seen.add(iid)
+            iid = parent.get(iid, "")
+        return seen
+
+    def tags(i) -> tuple:
+        return tuple(sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"))
+
+    def mine(i) -> bool:
+        return any(t.rsplit("/", 1)[-1].startswith(prefix) for t in tags(i)) or labelled(i.get("Labels"))
+
+    # images on the way to another check run's trial image belong to that run
+    theirs = set()
+    for i in images:
+        if foreign_run(i.get("Labels")):
+            theirs |= chain(i["Id"])
+    if like is not None:
+        related = set(like["_related"])
+    else:
+        ours, others = set(), set()
+        for i in images:
+            if mine(i):
+                ours |= chain(i["Id"])
+            elif tags(i):
+                others |= chain(i["Id"])
+        # The first step on top of someone else's image (such as `WORKDIR /app` on python:3.11-slim) may be
+        # shared with other sessions' builds: only what comes after it is surely this test's.
+        related = {i for i in ours - others if parent.get(i) and parent[i] not in others}
+    kept = sorted((i["Id"], tags(i)) for i in images
+                  if mine(i) or i["Id"] in related
+                  or (not tags(i) and i["Id"] not in theirs and not foreign_run(i.get("Labels"))
+                      and chain(i["Id"]) & related))
+    volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []) if v["Name"].startswith(prefix))
+    networks = sorted((n["Id"], n["Name"], tuple(sorted((n.get("Containers") or {}).keys())))
+                      for n in api.networks() if n["Name"].startswith(prefix))
+    return {"containers": containers, "images": kept, "volumes": volumes, "networks": networks,
+            "_related": sorted(related)}
