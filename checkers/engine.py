@@ -142,6 +142,10 @@ def connect(base_url: str | None = None, timeout: float = 30, tls=None, use_ssh_
         raise _explain(exc, endpoint) from None
     except Exception as exc:  # requests/urllib3 connection errors can surface here
         raise _explain(exc, endpoint) from None
+    if kwargs.get("tls"):
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the engine's own CA; the
+        # engine's TLS settings must win, as they do for the docker CLI.
+        client.api.trust_env = False
     api = client.api.api_version
     try:
         major, minor = (int(x) for x in api.split(".")[:2])

@@ -19,6 +19,7 @@ class Scope:
     labels: dict[str, str] = field(default_factory=dict)  # extra labels the objects must carry
     host: str = "127.0.0.1"  # where published ports are reached from the checker
     student: str | None = None
+    files: str | None = None  # a folder holding the learner's exercise folders (grading: the student's workspace)
 
     def name(self, name: str) -> str:
         """Container / volume / network name for the exercise's ``name``."""
