@@ -35,6 +35,27 @@ class HttpResult:
     error: str = ""
 
 
+def remove_container(api, cid: str, attempts: int = 20) -> bool:
+    """Force-remove a container the course made, retrying while the engine is still busy with it
+    (under load a removal can be "already in progress"). True once it is gone."""
+    from docker.errors import APIError, NotFound
+
+    for _ in range(attempts):
+        try:
+            api.remove_container(cid, force=True, v=True)
+        except NotFound:
+            return True
+        except APIError:
+            time.sleep(0.25)
+            continue
+        try:
+            api.inspect_container(cid)
+        except NotFound:
+            return True
+        time.sleep(0.25)
+    return False
+
+
 class CheckTimeout(Exception):
     """A deadline passed while the checker was looking (reported as ``error``)."""
 
@@ -205,10 +226,7 @@ class Context:
             return ExecResult(code, out.decode("utf-8", "replace"), timed_out)
         finally:
             if cid:
-                try:
-                    self.api.remove_container(cid, force=True, v=True)
-                except Exception:
-                    pass
+                remove_container(self.api, cid)
 
     # ------------------------------------------------------------ learner files
     def exercise_dir(self, exercise_id: str | None = None):

@@ -105,7 +105,8 @@ def pin_run_id(monkeypatch) -> str:
     return run
 
 
-def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None = None) -> dict:
+def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None = None,
+                 intermediates: bool = True) -> dict:
     """Like :func:`snapshot`, limited to what one test (and the checks it runs) can own, so that it stays
     exact while other sessions use the same engine: objects named with ``prefix`` (or in a compose project
     starting with it), course objects labelled with the run id ``run`` (see :func:`pin_run_id`), and
@@ -113,6 +114,9 @@ def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None 
     not from another check run's.
 
     Pass the "before" snapshot as ``like`` for the "after" one, so both judge ancestry the same way.
+    ``intermediates=False`` leaves untagged images out (for checks that build nothing): a build of the same
+    files by another session shares those layers. Tests of checks that build should give their files
+    unique content (a comment in a manifest will do) so that their layers are theirs alone.
     """
     api = client.api
     run_label = "org.dockercourse.run"
@@ -164,8 +168,8 @@ def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None 
         # shared with other sessions' builds: only what comes after it is surely this test's.
         related = {i for i in ours - others if parent.get(i) and parent[i] not in others}
     kept = sorted((i["Id"], tags(i)) for i in images
-                  if mine(i) or i["Id"] in related
-                  or (not tags(i) and i["Id"] not in theirs and not foreign_run(i.get("Labels"))
+                  if mine(i) or (intermediates and i["Id"] in related)
+                  or (intermediates and not tags(i) and i["Id"] not in theirs and not foreign_run(i.get("Labels"))
                       and chain(i["Id"]) & related))
     volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []) if v["Name"].startswith(prefix))
     networks = sorted((n["Id"], n["Name"], tuple(sorted((n.get("Containers") or {}).keys())))

@@ -27,7 +27,6 @@ COURSE_IMAGES: list[str] = ["busybox:1.35", "python:3.11-slim", "nginx:1.22", "r
                             "registry:2"]
 
 STANDIN_LABEL = "org.dockercourse.standin"
-MANAGED_LABEL = "org.dockercourse.managed"
 PULL_TIMEOUT = float(os.environ.get("DOCKERCOURSE_PULL_TIMEOUT", "8"))  # seconds of silence before giving up
 BUILD_TIMEOUT = 1200
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -147,6 +146,28 @@ def _describe(ref: str, versions: dict[str, str]) -> str:
     return f"Offline stand-in for {ref}, built from Debian packages: {pkgs}"
 
 
+RECIPE_LABEL = "org.dockercourse.recipe"
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """A short hash of a stand-in's recipe files: a stand-in built from other files is outdated."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for folder in (recipe.dir, STANDINS / "_common"):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            h.update(str(path.relative_to(STANDINS)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _outdated(image, ref: str) -> bool:
+    """A stand-in whose recipe changed since it was built (pulled images are never outdated)."""
+    recipe = RECIPES.get(ref)
+    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+    return bool(recipe and labels.get(STANDIN_LABEL) == "true" and labels.get(RECIPE_LABEL) != recipe_hash(recipe))
+
+
 def _docker_build(client, ref: str, context: Path, buildargs: dict[str, str], log: Path) -> str:
     """Build ``context`` as ``ref``; returns the new image id. Output goes to ``log``."""
     for script in context.glob("*.sh"):
@@ -157,7 +178,8 @@ def _docker_build(client, ref: str, context: Path, buildargs: dict[str, str], lo
         fh.write(f"\n$ docker build -t {ref} {context}  (build args {json.dumps(buildargs)})\n")
         try:
             stream = client.api.build(path=str(context), tag=ref, rm=True, forcerm=True, pull=False,
-                                      buildargs=buildargs, decode=True, timeout=BUILD_TIMEOUT)
+                                      buildargs=buildargs, decode=True, timeout=BUILD_TIMEOUT,
+                                      labels={RECIPE_LABEL: recipe_hash(RECIPES[ref])} if ref in RECIPES else None)
             for chunk in stream:
                 if "stream" in chunk:
                     fh.write(chunk["stream"])
@@ -335,11 +357,16 @@ def prepare(client, images=None, progress=print, force: bool = False) -> list[di
     started = time.monotonic()
 
     todo = []
+    force_refs: set[str] = set()
     for ref in refs:
         image = _find_image(client, ref)
         if image is not None and not force:
-            progress(f"{ref}: present ({_source_of(image)})")
-            continue
+            if _outdated(image, ref):
+                progress(f"{ref}: the stand-in was built from an older recipe; rebuilding it")
+                force_refs.add(ref)
+            else:
+                progress(f"{ref}: present ({_source_of(image)})")
+                continue
         todo.append(ref)
 
     failures: list[str] = []
@@ -347,7 +374,7 @@ def prepare(client, images=None, progress=print, force: bool = False) -> list[di
         with _lock(progress):
             need_build: list[Recipe] = []
             for ref in todo:
-                if not force and _find_image(client, ref) is not None:  # made by a prepare we waited for
+                if not force and ref not in force_refs and _find_image(client, ref) is not None:  # made by a prepare we waited for
                     progress(f"{ref}: present ({image_source(client, ref)})")
                     continue
                 progress(f"{ref}: trying `docker pull` (up to {PULL_TIMEOUT:.0f} s of silence)")
