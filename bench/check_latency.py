@@ -106,7 +106,7 @@ def cleanup(client, prefix: str) -> None:
 def bench_one(client, ex_id: str, n: int) -> dict:
     exercise = load(ex_id)
     prefix = f"bench{uuid.uuid4().hex[:6]}-"
-    row = {"id": ex_id, "check": None, "inspect": None, "note": ""}
+    row = {"id": ex_id, "check": None, "inproc": None, "inspect": None, "note": ""}
     src = ROOT / "exercises" / ex_id
     if not (src / "solution.sh").is_file():
         row["note"] = "no solution.sh"
@@ -130,6 +130,17 @@ def bench_one(client, ex_id: str, n: int) -> dict:
         row["check"], code = timed(check, env, n)
         if code != 0:
             row["note"] = f"check exit code {code}"
+        # The same checks in-process, as `check("<id>")` runs in Jupyter (interpreter and imports already paid).
+        from checkers.scope import Scope
+
+        ports = {int(a.split("=")[0]): int(a.split("=")[1]) for a in port_args[1::2]}
+        os.environ["DOCKERCOURSE_EXERCISES"] = env["DOCKERCOURSE_EXERCISES"]
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            exercise.run(client, Scope(prefix=prefix, ports=ports))
+            times.append(time.perf_counter() - t0)
+        row["inproc"] = statistics.median(times)
         inspect = main_object(client, exercise, prefix)
         if inspect:
             row["inspect"], _ = timed(inspect, env, n)
@@ -146,14 +157,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     client = connect()
     ids = args.ids or available()
-    print(f"{'exercise':<16} {'check (s)':>10} {'inspect (s)':>12} {'ratio':>7}  note")
+    print("median wall times; 'cli' = `dockercourse check` as a new process, 'in-process' = check() in Jupyter")
+    print(f"{'exercise':<16} {'cli (s)':>8} {'in-process (s)':>15} {'inspect (s)':>12} {'cli/insp':>9} {'inproc/insp':>12}  note")
     try:
         for ex_id in ids:
             row = bench_one(client, ex_id, args.n)
             chk = f"{row['check']:.3f}" if row["check"] is not None else "-"
             ins = f"{row['inspect']:.3f}" if row["inspect"] is not None else "-"
+            inp = f"{row['inproc']:.3f}" if row["inproc"] is not None else "-"
             ratio = f"{row['check'] / row['inspect']:.1f}" if row["check"] and row["inspect"] else "-"
-            print(f"{ex_id:<16} {chk:>10} {ins:>12} {ratio:>7}  {row['note']}", flush=True)
+            ratio2 = f"{row['inproc'] / row['inspect']:.1f}" if row["inproc"] and row["inspect"] else "-"
+            print(f"{ex_id:<16} {chk:>8} {inp:>15} {ins:>12} {ratio:>9} {ratio2:>12}  {row['note']}", flush=True)
     finally:
         client.close()
     return 0

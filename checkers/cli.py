@@ -78,14 +78,32 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _port_map(text: str) -> tuple[int, int]:
+    """``--port WANT=REAL``, e.g. ``8080=18080``."""
+    want, sep, real = text.partition("=")
+    try:
+        pair = int(want), int(real)
+    except ValueError:
+        pair = None
+    if not sep or pair is None or not all(0 < p < 65536 for p in pair):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WANT=REAL with two port numbers, e.g. 8080=18080")
+    return pair
+
+
 def _scope_from_args(args):
     from .scope import Scope
 
-    ports = {}
-    for item in getattr(args, "port", None) or []:
-        want, _, real = item.partition("=")
-        ports[int(want)] = int(real)
+    ports = dict(getattr(args, "port", None) or [])
     return Scope(prefix=args.prefix or "", compose_project=args.project, ports=ports)
+
+
+def _engine_down_result(ex, exc):
+    """What ``check --json`` prints when the engine cannot be reached: the usual schema, every check ``error``."""
+    from .model import ERROR, CheckResult, ExerciseResult, error
+
+    out = error(f"The checker could not look: {exc}")
+    checks = [CheckResult(c.id, c.title, ERROR, out.message, out.hint, {}, 0, c.points) for c in ex.checks]
+    return ExerciseResult(ex.id, ex.title, ex.lesson, checks)
 
 
 def cmd_check(args) -> int:
@@ -97,7 +115,17 @@ def cmd_check(args) -> int:
     except UnknownExercise as exc:
         print(f"dockercourse: {exc}", file=sys.stderr)
         return 2
-    client = _connect_or_exit()
+    if args.json:
+        from .engine import EngineUnavailable, connect
+
+        try:
+            client = connect()
+        except EngineUnavailable as exc:
+            print(f"dockercourse: {exc}", file=sys.stderr)
+            print(render_json(_engine_down_result(ex, exc)))
+            return 2
+    else:
+        client = _connect_or_exit()
     try:
         res = ex.run(client, _scope_from_args(args))
     finally:
@@ -175,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     def scope_opts(sp):
         sp.add_argument("--prefix", help="name prefix of the objects to look at (grading, tests)")
         sp.add_argument("--project", help="compose project name to look at")
-        sp.add_argument("--port", action="append", metavar="WANT=REAL", help="the exercise's port WANT is published as REAL")
+        sp.add_argument("--port", action="append", type=_port_map, metavar="WANT=REAL",
+                        help="the exercise's port WANT is published as REAL")
 
     c = sub.add_parser("check", help="check one exercise against your engine")
     c.add_argument("exercise")

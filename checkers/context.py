@@ -56,8 +56,24 @@ def remove_container(api, cid: str, attempts: int = 20) -> bool:
     return False
 
 
+def exact(info: dict | None, ident: str) -> dict | None:
+    """``info`` if it really is the object called ``ident``, else None.
+
+    The engine resolves a name it does not know as an id prefix: inspecting ``db`` finds any
+    container (or network) whose id starts with ``db``, someone else's object. Only the exact
+    name, or the full id, counts.
+    """
+    if info is None:
+        return None
+    return info if ident in ((info.get("Name") or "").lstrip("/"), info.get("Id")) else None
+
+
 class CheckTimeout(Exception):
     """A deadline passed while the checker was looking (reported as ``error``)."""
+
+
+class ContainerGone(Exception):
+    """The container stopped or was removed while a check was running a command in it (``error``)."""
 
 
 class Context:
@@ -100,7 +116,8 @@ class Context:
     def container(self, name: str, scoped: bool = True) -> dict | None:
         """``docker inspect`` of the container the exercise calls ``name`` (None if absent)."""
         ident = self.name(name) if scoped else name
-        return self._cached(("container", ident), lambda: self._inspect_or_none(self.api.inspect_container, ident))
+        return self._cached(("container", ident),
+                            lambda: exact(self._inspect_or_none(self.api.inspect_container, ident), ident))
 
     def refresh(self, name: str, scoped: bool = True) -> dict | None:
         ident = self.name(name) if scoped else name
@@ -117,7 +134,8 @@ class Context:
 
     def network(self, name: str, scoped: bool = True) -> dict | None:
         ident = self.name(name) if scoped else name
-        return self._cached(("network", ident), lambda: self._inspect_or_none(self.api.inspect_network, ident))
+        return self._cached(("network", ident),
+                            lambda: exact(self._inspect_or_none(self.api.inspect_network, ident), ident))
 
     def containers(self, filters: dict) -> list[dict]:
         """Inspect every container (running or not) matching ``filters``; vanished ones are skipped."""
@@ -175,7 +193,30 @@ class Context:
                 exit_code = info.get("ExitCode")
                 break
             time.sleep(0.02)
+        if exit_code != 0:
+            # killed by a signal (128+9, 128+15): the engine may record the container's own end a moment later
+            self._still_running(container, wait=1.0 if exit_code in (None, 137, 143) else 0.0)
         return ExecResult(exit_code, output)
+
+    def _still_running(self, container: str, wait: float = 0.0) -> None:
+        """Raise :class:`ContainerGone` if ``container`` stopped or vanished within ``wait`` seconds (a
+        failed exec then says nothing about the learner's work: the command died with its container)."""
+        from docker.errors import NotFound
+
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                state = self.api.inspect_container(container)["State"]
+                running = state.get("Running") and not state.get("Restarting") and not (
+                    state.get("Dead") or state.get("Status") in ("removing", "dead"))
+            except NotFound:
+                running = False
+            if not running:
+                raise ContainerGone(f"the container {container[:12]} stopped or was removed while the check was "
+                                    "running a command in it; run the check again")
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def logs(self, container: str, tail: int = 50, timeout: float = 5.0) -> str:
         """The last ``tail`` lines of a container's output (stdout and stderr), never the whole log."""
@@ -263,4 +304,4 @@ class Context:
         self._deadline_clients.clear()
 
 
-__all__ = ["Context", "ExecResult", "HttpResult", "CheckTimeout", "EXERCISE"]
+__all__ = ["Context", "ExecResult", "HttpResult", "CheckTimeout", "ContainerGone", "EXERCISE", "exact"]

@@ -43,6 +43,21 @@ def fail(found: str, expected: str, fix: str, evidence: dict | None = None, more
     return Outcome(False, message, f"Fix: {fix}", dict(evidence or {}))
 
 
+def not_steady(name: str, state: dict) -> Outcome | None:
+    """A fail for a container whose ``State.Running`` is true but that is not really up: paused
+    (its processes are frozen; `docker start` refuses it) or restarting (it keeps stopping and its
+    restart policy starts it again). None for any other state."""
+    if state.get("Paused"):
+        return fail(found=f"`{name}` is paused: its processes are frozen", expected="a running container",
+                    fix=f"docker unpause {name}", evidence={"State.Status": state.get("Status"), "State.Paused": True})
+    if state.get("Restarting"):
+        return fail(found=f"`{name}` keeps stopping (exit code {state.get('ExitCode')}) and its restart policy starts it again",
+                    expected="a container that stays up", fix=f"docker logs {name}   (see why it stops)",
+                    evidence={"State.Status": state.get("Status"), "State.Restarting": True,
+                              "State.ExitCode": state.get("ExitCode")})
+    return None
+
+
 def error(message: str, evidence: dict | None = None) -> Outcome:
     """The checker could not look (engine trouble, a deadline passed)."""
     return Outcome(False, message, "This is not your mistake: check the engine (`dockercourse doctor`) and run the check again.",

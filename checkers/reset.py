@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import COMPOSE_PROJECT
+from .context import COMPOSE_PROJECT, exact
 from .scope import DEFAULT
 
 
@@ -30,16 +30,19 @@ def plan(client, exercise, scope=DEFAULT) -> list[Planned]:
             out.append(Planned("container", name, c["Id"]))
     for name in objs.containers:
         try:
-            info = api.inspect_container(scope.name(name))
+            info = exact(api.inspect_container(scope.name(name)), scope.name(name))
         except NotFound:
+            continue
+        if info is None:  # only an id prefix matched: someone else's container
             continue
         if info["Id"] not in seen:
             seen.add(info["Id"])
             out.append(Planned("container", scope.name(name), info["Id"]))
     for name in objs.networks:
         try:
-            info = api.inspect_network(scope.name(name))
-            out.append(Planned("network", scope.name(name), info["Id"]))
+            info = exact(api.inspect_network(scope.name(name)), scope.name(name))
+            if info is not None:
+                out.append(Planned("network", scope.name(name), info["Id"]))
         except NotFound:
             pass
     if objs.compose_project:

@@ -176,3 +176,48 @@ def own_snapshot(client, prefix: str, run: str | None = None, like: dict | None 
                       for n in api.networks() if n["Name"].startswith(prefix))
     return {"containers": containers, "images": kept, "volumes": volumes, "networks": networks,
             "_related": sorted(related)}
+
+
+def id_prefix_decoy(client, prefix: str, name: str, tries: int = 60) -> str:
+    """Create a stopped container (named with ``prefix``) whose id contains ``name`` after at least two
+    characters, and return the scope prefix ``p`` for which ``p + name`` is a prefix of that id: the
+    engine then resolves the name ``p + name`` as that container's id. ``name`` must be hex (like ``db``)."""
+    api = client.api
+    for i in range(tries):
+        cid = api.create_container("busybox:1.35", "true", name=f"{prefix}decoy{i}")["Id"]
+        pos = cid.find(name, 2)
+        if pos > 0:
+            return cid[:pos]
+        api.remove_container(cid)
+    raise AssertionError(f"no container id contained {name!r} in {tries} tries")
+
+
+# ------------------------------------------------------------------ reading results
+def statuses(res) -> dict[str, str]:
+    """{check id: status} of an ExerciseResult."""
+    return {c.id: c.status for c in res.checks}
+
+
+def checks_by_id(res) -> dict:
+    """{check id: CheckResult} of an ExerciseResult."""
+    return {c.id: c for c in res.checks}
+
+
+def check_result(res, check_id: str):
+    """The CheckResult with ``check_id``."""
+    return next(c for c in res.checks if c.id == check_id)
+
+
+def _ours(snap: dict, prefix: str) -> dict:
+    return {"containers": [c for c in snap["containers"]
+                           if any(n.lstrip("/").startswith((prefix, "dockercourse-")) for n in c[3])],
+            "images": [i for i in snap["images"] if any(t.startswith(prefix) for t in i[1])],
+            "volumes": [v for v in snap["volumes"] if v.startswith(prefix)],
+            "networks": [n for n in snap["networks"] if n[1].startswith(prefix)]}
+
+
+def unchanged(client, before: dict, prefix: str) -> bool:
+    """The engine is as the check found it. Others may share this engine: if the whole snapshot
+    moved, compare what could be ours (this test's prefix, the course's probe and trial containers)."""
+    after = snapshot(client)
+    return after == before or _ours(after, prefix) == _ours(before, prefix)

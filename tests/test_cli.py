@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 from checkers import check
 
-from .helpers import sh
+from .helpers import id_prefix_decoy, sh
 
 
 def run_cli(*args, env=None):
@@ -58,3 +59,30 @@ def test_list_marks_passing_exercises(client):
     proc = run_cli("list", "--json", "--no-status")
     rows = json.loads(proc.stdout)
     assert rows[0]["id"] == "first-container"
+
+
+def test_check_json_when_the_engine_is_down_is_still_json(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    proc = run_cli("check", "first-container", "--json", env=env)
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)  # `check --json | python -m json.tool` must not choke
+    assert data["exercise"] == "first-container" and data["passed"] is False and data["score"] == 0
+    assert data["checks"] and all(c["status"] == "error" for c in data["checks"])
+    assert "none.sock" in data["checks"][0]["message"] and "none.sock" in proc.stderr
+
+
+def test_bad_port_option_is_a_usage_error_not_a_traceback():
+    for bad in ("abc", "8080=", "8080=x", "0=1"):
+        proc = run_cli("check", "first-container", "--port", bad)
+        assert proc.returncode == 2, bad
+        assert "Traceback" not in proc.stderr and "WANT=REAL" in proc.stderr
+
+
+def test_reset_never_takes_a_container_that_only_matches_by_id_prefix(client, prefix):
+    # The engine resolves an unknown name as an id prefix: `docker inspect db` finds a container whose id
+    # starts with "db". `reset volumes` must not plan (or remove) such a stranger.
+    hexprefix = id_prefix_decoy(client, prefix, "db")
+    proc = run_cli("reset", "volumes", "--prefix", hexprefix, "--yes")
+    assert proc.returncode == 0, proc.stdout
+    assert "Nothing to remove" in proc.stdout
+    assert [c for c in client.api.containers(all=True) if any(n.startswith(f"/{prefix}decoy") for n in c["Names"])]

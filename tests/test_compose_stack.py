@@ -7,7 +7,7 @@ import yaml
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh
+from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh, statuses, check_result as result
 
 EX = load("compose-stack")
 DIR = EXERCISES / "compose-stack"
@@ -18,14 +18,6 @@ REFERENCE = yaml.safe_load((DIR / "solution" / "compose.yaml").read_text())
 def run(monkeypatch):
     """One known run id for the checks in a test (see helpers.own_snapshot)."""
     return pin_run_id(monkeypatch)
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def result(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 @pytest.fixture
@@ -122,3 +114,21 @@ def test_mistake_web_points_at_localhost(client, pscope, prefix, port, tmp_path)
     assert "REDIS_HOST: redis" in chk.hint
     assert statuses(res)["published"] == "pass"
     assert "Not checked yet" in result(res, "counts").message
+
+
+@pytest.mark.slow
+def test_mistake_service_paused_says_unpause(client, pscope, prefix, port, tmp_path):
+    compose = up(prefix, port, tmp_path)
+    sh(f"{compose} pause redis", prefix)
+    chk = {c.id: c for c in EX.run(client, pscope).checks}["services"]
+    assert chk.status == "fail" and "`redis` is paused" in chk.message
+    assert f"docker compose -p {prefix}compose-stack unpause redis" in chk.hint  # `up -d redis` refuses a paused one
+    sh(f"{compose} unpause redis", prefix)
+
+
+@pytest.mark.slow
+def test_mistake_named_volume_at_the_wrong_path(client, pscope, prefix, port, tmp_path):
+    up(prefix, port, tmp_path, lambda d: d["services"]["redis"].update(volumes=["redis-data:/var/lib/redis"]))
+    chk = {c.id: c for c in EX.run(client, pscope).checks}["volume"]
+    assert chk.status == "fail" and "`redis-data` is mounted at `/var/lib/redis`, not at /data" in chk.message
+    assert 'volumes: ["redis-data:/data"]' in chk.hint

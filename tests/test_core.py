@@ -107,3 +107,33 @@ def test_doctor_healthy_engine_lists_images(client):
     assert proc.returncode == 0, data["problems"]
     for ref in ("busybox:1.35", "python:3.11-slim", "nginx:1.22", "redis:7.0", "postgres:15", "registry:2"):
         assert f"image {ref}" in data["facts"]
+
+
+def test_exec_in_a_container_removed_meanwhile_is_an_error_not_a_fail(client, prefix):
+    # `docker rm -f` while a check runs a command in the container: the command dies (exit 137), which says
+    # nothing about the learner's work.
+    import threading
+
+    from checkers.context import Context, ContainerGone
+
+    from .helpers import sh
+
+    sh(f"docker run -d --name {prefix}gone busybox:1.35 sleep 300", prefix)
+    ctx = Context(client, Scope(prefix=prefix))
+    cid = ctx.container("gone")["Id"]
+    timer = threading.Timer(0.5, lambda: client.api.remove_container(cid, force=True))
+    timer.start()
+    try:
+        with pytest.raises(ContainerGone):
+            ctx.exec(cid, ["sleep", "5"], timeout=10)
+    finally:
+        timer.join()
+        ctx.close()
+    ex = Exercise(id="t", title="t", summary="", lesson="")
+
+    @ex.check("look", "look")
+    def look(c):
+        res = c.exec(cid, ["true"])
+        return ok("ran") if res.ok else fail("x", "y", "z")
+
+    assert ex.run(client, Scope(prefix=prefix)).checks[0].status == ERROR

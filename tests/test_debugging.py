@@ -10,7 +10,7 @@ import pytest
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot
+from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
 
 EX = load("debugging")
 SRC = EXERCISES / "debugging"
@@ -20,14 +20,6 @@ SOLUTION = SRC / "solution"
 def own(client, prefix):
     """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
     return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
-
-
-def by_id(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
 
 
 @pytest.fixture

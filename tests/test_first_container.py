@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot
+from .helpers import EXERCISES, sh, snapshot, statuses, unchanged
 
 EX = load("first-container")
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
 
 
 def test_clean_engine_says_how_to_start(client, scope):
@@ -25,7 +21,7 @@ def test_reference_solution_passes_and_changes_nothing(client, scope, prefix):
     before = snapshot(client)
     res = EX.run(client, scope)
     assert res.passed, str(res)
-    assert snapshot(client) == before
+    assert unchanged(client, before, prefix)
 
 
 def test_mistake_rm(client, scope, prefix):
@@ -56,3 +52,25 @@ def test_mistake_message_missing(client, scope, prefix):
     res = EX.run(client, scope)
     st = statuses(res)
     assert st["message"] == "fail" and st["exit-code"] == "pass"
+
+
+def test_created_but_never_started_is_not_exit_code_0(client, scope, prefix):
+    # `docker create` leaves State.ExitCode 0 although nothing ran.
+    sh(f'docker create --name {prefix}hello busybox:1.35 echo "Hello from my first container"', prefix)
+    res = EX.run(client, scope)
+    chk = {c.id: c for c in res.checks}["exit-code"]
+    assert chk.status == "fail" and "never started" in chk.message
+    assert chk.hint.startswith(f"Fix: docker start -a {prefix}hello")
+    sh(f"docker start -a {prefix}hello", prefix)  # the fix, copied, works
+    assert EX.run(client, scope).passed
+
+
+def test_fixes_work_on_a_running_container(client, scope, prefix):
+    # `docker rm NAME` refuses a running container: every fix that removes `hello` must use -f.
+    sh(f"docker run -d --name {prefix}hello busybox:1.35 sleep 300", prefix)
+    res = EX.run(client, scope)
+    fixes = [c.hint for c in res.checks if c.status == "fail" and c.hint]
+    assert fixes and all(f"docker rm -f {prefix}hello && docker run --name {prefix}hello " in h for h in fixes), fixes
+    fix = fixes[-1].removeprefix("Fix: ").split(" (Reread:")[0]
+    sh(fix, prefix)
+    assert EX.run(client, scope).passed

@@ -7,7 +7,7 @@ import pytest
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, own_snapshot, pin_run_id, sh
+from .helpers import EXERCISES, own_snapshot, pin_run_id, sh, statuses, check_result as result
 
 EX = load("first-image")
 SOLUTION = (EXERCISES / "first-image" / "solution" / "Dockerfile").read_text()
@@ -17,14 +17,6 @@ SOLUTION = (EXERCISES / "first-image" / "solution" / "Dockerfile").read_text()
 def run(monkeypatch):
     """One known run id for the checks in a test (see helpers.own_snapshot)."""
     return pin_run_id(monkeypatch)
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def result(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 @pytest.fixture

@@ -315,7 +315,7 @@ def test_memory_hog_is_oom_killed(graded):
 
 
 def test_outputs_gradebook_audit_junit_and_report(graded):
-    out, data = graded["out"], graded["data"]
+    out = graded["out"]
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
     assert [r["student"] for r in rows] == sorted(graded["expect"])
     ada = next(r for r in rows if r["student"] == "ada")

@@ -3,28 +3,9 @@ from __future__ import annotations
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot
+from .helpers import EXERCISES, sh, snapshot, checks_by_id as by_id, unchanged
 
 EX = load("limits")
-
-
-def by_id(res):
-    return {c.id: c for c in res.checks}
-
-
-def _ours(snap, prefix):
-    return {"containers": [c for c in snap["containers"]
-                           if any(n.lstrip("/").startswith((prefix, "dockercourse-")) for n in c[3])],
-            "images": [i for i in snap["images"] if any(t.startswith(prefix) for t in i[1])],
-            "volumes": [v for v in snap["volumes"] if v.startswith(prefix)],
-            "networks": [n for n in snap["networks"] if n[1].startswith(prefix)]}
-
-
-def unchanged(client, before, prefix) -> bool:
-    """The engine is as the check found it. Others share this engine: if the whole snapshot moved,
-    compare what could be ours (this test's prefix, the course's probe and trial containers)."""
-    after = snapshot(client)
-    return after == before or _ours(after, prefix) == _ours(before, prefix)
 
 
 def oom_hog(prefix):
@@ -97,3 +78,10 @@ def test_mistake_hog_exited_by_itself(client, scope, prefix):
     killed = by_id(EX.run(client, scope))["hog-killed"]
     assert killed.status == "fail" and "exited with code 0" in killed.message
     assert "tail /dev/zero" in killed.message
+
+
+def test_mistake_capped_paused_says_unpause(client, scope, prefix):
+    sh(f"docker run -d --name {prefix}capped busybox:1.35 sleep 300 && docker pause {prefix}capped", prefix)
+    chk = {c.id: c for c in EX.run(client, scope).checks}["capped-running"]
+    assert chk.status == "fail" and "paused" in chk.message
+    assert chk.hint.startswith(f"Fix: docker unpause {prefix}capped")

@@ -5,29 +5,10 @@ import time
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot
+from .helpers import EXERCISES, sh, snapshot, checks_by_id as by_id, unchanged
 
 EX = load("log-rotation")
 LOOP = "i=0; while true; do i=$((i+1)); echo \"chatty line $i\"; sleep 1; done"
-
-
-def by_id(res):
-    return {c.id: c for c in res.checks}
-
-
-def _ours(snap, prefix):
-    return {"containers": [c for c in snap["containers"]
-                           if any(n.lstrip("/").startswith((prefix, "dockercourse-")) for n in c[3])],
-            "images": [i for i in snap["images"] if any(t.startswith(prefix) for t in i[1])],
-            "volumes": [v for v in snap["volumes"] if v.startswith(prefix)],
-            "networks": [n for n in snap["networks"] if n[1].startswith(prefix)]}
-
-
-def unchanged(client, before, prefix) -> bool:
-    """The engine is as the check found it. Others share this engine: if the whole snapshot moved,
-    compare what could be ours (this test's prefix, the course's probe and trial containers)."""
-    after = snapshot(client)
-    return after == before or _ours(after, prefix) == _ours(before, prefix)
 
 
 def chatty(prefix, opts="", name="chatty"):
@@ -107,3 +88,16 @@ def test_a_container_that_prints_nothing(client, scope, prefix):
     assert chk["rotation"].status == "pass"
     assert chk["writing"].status == "fail" and "nothing" in chk["writing"].message
     assert time.monotonic() - t0 < 6  # the wait for a second line is bounded
+
+
+def test_mistake_restarting_is_not_running(client, scope, prefix):
+    # a command that exits at once, with a restart policy: State.Running is true while it is being restarted
+    sh(f"docker run -d --name {prefix}chatty --restart always busybox:1.35 sh -c 'echo bye; exit 3'", prefix)
+    for _ in range(200):  # after a few restarts the back-off (100 ms, doubling) keeps it `restarting` for a while
+        info = client.api.inspect_container(f"{prefix}chatty")
+        if info["State"].get("Restarting") and info.get("RestartCount", 0) >= 3:
+            break
+        time.sleep(0.05)
+    chk = {c.id: c for c in EX.run(client, scope).checks}["running"]
+    assert chk.status == "fail" and "restart policy starts it again" in chk.message
+    assert chk.hint.startswith(f"Fix: docker logs {prefix}chatty")

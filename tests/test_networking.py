@@ -4,7 +4,7 @@ from __future__ import annotations
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot
+from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
 
 EX = load("networking")
 NET = 'docker network create "${DC_PREFIX}appnet" >/dev/null'
@@ -18,14 +18,6 @@ API_UP = ('for _ in $(seq 1 40); do docker exec "${DC_PREFIX}api" python3 -c '
 def own(client, prefix):
     """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
     return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def by_id(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 def test_clean_engine_says_how_to_start(client, scope, prefix):
@@ -128,3 +120,10 @@ def test_mistake_server_on_another_port(client, scope, prefix):
     chk = by_id(res, "by-name")
     assert chk.status == "fail" and "was found by name, but nothing listens on port 8000" in chk.message
     assert "http.server 8000" in chk.hint
+
+
+def test_mistake_api_paused_says_unpause(client, scope, prefix):
+    sh(f"docker run -d --name {prefix}api python:3.11-slim sleep 300 && docker pause {prefix}api", prefix)
+    chk = {c.id: c for c in EX.run(client, scope).checks}["api"]
+    assert chk.status == "fail" and "paused" in chk.message
+    assert chk.hint.startswith(f"Fix: docker unpause {prefix}api")

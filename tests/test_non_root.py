@@ -10,30 +10,11 @@ import pytest
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot
+from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged
 
 EX = load("non-root")
 DIR = EXERCISES / "non-root"
 LOCKED = "--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges"
-
-
-def by_id(res):
-    return {c.id: c for c in res.checks}
-
-
-def _ours(snap, prefix):
-    return {"containers": [c for c in snap["containers"]
-                           if any(n.lstrip("/").startswith((prefix, "dockercourse-")) for n in c[3])],
-            "images": [i for i in snap["images"] if any(t.startswith(prefix) for t in i[1])],
-            "volumes": [v for v in snap["volumes"] if v.startswith(prefix)],
-            "networks": [n for n in snap["networks"] if n[1].startswith(prefix)]}
-
-
-def unchanged(client, before, prefix) -> bool:
-    """The engine is as the check found it. Others share this engine: if the whole snapshot moved,
-    compare what could be ours (this test's prefix, the course's probe and trial containers)."""
-    after = snapshot(client)
-    return after == before or _ours(after, prefix) == _ours(before, prefix)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot
+from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
 
 EX = load("registry")
 REGISTRY = ('docker run -d --name "${DC_PREFIX}registry" -p "127.0.0.1:${DC_PORT_5000}:5000" %s registry:2 >/dev/null\n'
@@ -23,14 +23,6 @@ BUILD = f'docker build -q -t "{REF}:1.0" {EXERCISES}/registry >/dev/null\n'
 def own(client, prefix):
     """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
     return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def by_id(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 @pytest.fixture
@@ -142,3 +134,10 @@ def test_mistake_changed_after_push(client, rscope, prefix, port, tmp_path):
     # the first build lost its name; remove it (only if no other test's tag uses the same image)
     run(f'docker rmi "{REF}@$(echo {chk.evidence["Docker-Content-Digest"]})" >/dev/null 2>&1 || true', prefix, port,
         check=False)
+
+
+def test_mistake_registry_paused_says_unpause(client, rscope, prefix, port):
+    run(REGISTRY % WITH_VOLUME + 'docker pause "${DC_PREFIX}registry"\n', prefix, port)
+    chk = {c.id: c for c in EX.run(client, rscope).checks}["running"]
+    assert chk.status == "fail" and "paused" in chk.message
+    assert chk.hint.startswith(f"Fix: docker unpause {prefix}registry")

@@ -5,7 +5,7 @@ import pytest
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot
+from .helpers import EXERCISES, sh, snapshot, statuses, check_result as by_id
 
 EX = load("volumes")
 DATA = "/var/lib/postgresql/data"
@@ -26,14 +26,6 @@ TABLE = ('docker exec "${DC_PREFIX}db" psql -U postgres -c "CREATE TABLE notes (
 def own(client, prefix):
     """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
     return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def by_id(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 def test_clean_engine_says_how_to_start(client, scope, prefix):
@@ -143,3 +135,22 @@ wait_ready
     assert chk.status == "fail" and "after this container was created" in chk.message
     assert "Stopping and starting is not enough" in chk.message and "docker rm -f" in chk.hint
     assert "min(notes.created_at)" in chk.evidence
+
+
+def test_mistake_paused_says_unpause(client, scope, prefix):
+    sh(f"docker run -d --name {prefix}db busybox:1.35 sleep 300 && docker pause {prefix}db", prefix)
+    chk = {c.id: c for c in EX.run(client, scope).checks}["running"]
+    assert chk.status == "fail" and "paused" in chk.message
+    assert chk.hint.startswith(f"Fix: docker unpause {prefix}db")
+
+
+def test_a_container_matching_only_by_id_prefix_is_not_db(client, prefix):
+    # The engine resolves an unknown name as an id prefix: with no container `db`, inspecting `db` finds
+    # any container whose id starts with "db" (someone else's). The check must not look at it.
+    from checkers.scope import Scope
+
+    from .helpers import id_prefix_decoy
+
+    hexprefix = id_prefix_decoy(client, prefix, "db")
+    first = EX.run(client, Scope(prefix=hexprefix)).checks[0]
+    assert first.id == "exists" and first.status == "fail" and "no container" in first.message

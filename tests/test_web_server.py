@@ -9,7 +9,7 @@ import requests
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh
+from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh, statuses, check_result as result
 
 EX = load("web-server")
 SITE = EXERCISES / "web-server" / "site"
@@ -20,14 +20,6 @@ DOCROOT = "/usr/share/nginx/html"
 def run(monkeypatch):
     """One known run id for the checks in a test (see helpers.own_snapshot)."""
     return pin_run_id(monkeypatch)
-
-
-def statuses(res):
-    return {c.id: c.status for c in res.checks}
-
-
-def result(res, check_id):
-    return next(c for c in res.checks if c.id == check_id)
 
 
 def wait_http(port: int, timeout: float = 8.0) -> None:
@@ -139,3 +131,33 @@ def test_published_on_all_interfaces_passes_with_a_note(client, pscope, prefix, 
     res = EX.run(client, pscope)
     assert res.passed, str(res)
     assert "127.0.0.1" in result(res, "published").hint
+
+
+def test_mistake_paused_is_not_running(client, pscope, prefix, port):
+    run_web(prefix, f'-p 127.0.0.1:{port}:80 -v "{SITE}":{DOCROOT}:ro')
+    sh(f"docker pause {prefix}web", prefix)
+    res = EX.run(client, pscope)
+    chk = {c.id: c for c in res.checks}["running"]
+    assert chk.status == "fail" and "paused" in chk.message
+    assert chk.hint.startswith(f"Fix: docker unpause {prefix}web")
+    assert "Not checked yet" in {c.id: c for c in res.checks}["serves"].message
+
+
+def test_mistake_port_order_swapped(client, pscope, prefix, port):
+    # `-p 80:8080` instead of `-p 8080:80` (here: container port PORT instead of 80, on a free host port)
+    other = free_port()
+    run_web(prefix, f'-p 127.0.0.1:{other}:{port} -v "{SITE}":{DOCROOT}:ro')
+    res = EX.run(client, pscope)
+    chk = {c.id: c for c in res.checks}["published"]
+    assert chk.status == "fail"
+    assert f"host port {other} to container port {port}" in chk.message and "host port comes first" in chk.message
+    assert f"-p 127.0.0.1:{port}:80" in chk.hint
+
+
+def test_mistake_run_from_another_folder_serves_an_empty_folder(client, pscope, prefix, port, tmp_path):
+    # `$PWD/site` from the wrong folder: Docker creates it, empty, and nginx answers 403.
+    run_web(prefix, f'-p 127.0.0.1:{port}:80 -v "{tmp_path}/site":{DOCROOT}:ro')
+    wait_http(port)
+    chk = {c.id: c for c in EX.run(client, pscope).checks}["serves"]
+    assert chk.status == "fail" and "403" in chk.message
+    assert f"no index.html in `{tmp_path}/site`" in chk.message and "another folder" in chk.message

@@ -87,6 +87,10 @@ def services(ctx):
     if down:
         svc = down[0]
         c = _one(ctx, svc)
+        if c["State"].get("Paused"):
+            return fail(found=f"service `{svc}` is paused: its processes are frozen", expected="both services running",
+                        fix=_compose(ctx, f"unpause {svc}"), evidence=evidence,
+                        more="`up` and `start` refuse a paused container; `unpause` lets it go on.")
         code = c["State"].get("ExitCode")
         return fail(found=f"service `{svc}` is {state[svc]}" + (f" (exit code {code})" if code else ""),
                     expected="both services running", fix=_compose(ctx, f"up -d {svc}"), evidence=evidence,
@@ -178,6 +182,12 @@ def volume(ctx):
     evidence = {"redis Mounts": [{k: m.get(k) for k in ("Type", "Name", "Source", "Destination") if m.get(k)} for m in mounts]}
     m = next((m for m in mounts if (m.get("Destination") or "").rstrip("/") == "/data"), None)
     fix = f"volumes: [\"{VOLUME}:/data\"] under `redis:`, and a top-level `volumes: {{{VOLUME}: {{}}}}`; then {_compose(ctx, 'up -d')}"
+    misplaced = next((x for x in mounts if x.get("Type") == "volume" and (x.get("Destination") or "").rstrip("/") != "/data"
+                      and ((ctx.volume(x.get("Name"), scoped=False) or {}).get("Labels") or {}).get(VOLUME_LABEL) == VOLUME), None)
+    if misplaced is not None:
+        return fail(found=f"`{VOLUME}` is mounted at `{misplaced.get('Destination')}`, not at /data",
+                    expected=f"`{VOLUME}:/data` (redis keeps its data in /data)", fix=fix, evidence=evidence,
+                    more="At any other path redis never writes to the volume, and /data gets an anonymous one instead.")
     if m is None:
         return fail(found="nothing is mounted at /data in the redis container", expected=f"the named volume `{VOLUME}` there",
                     fix=fix, evidence=evidence)

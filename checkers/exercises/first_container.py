@@ -18,6 +18,10 @@ EXERCISE = Exercise(
 )
 
 
+def _run(ctx) -> str:
+    return RUN.replace("--name hello", f"--name {ctx.name('hello')}")
+
+
 @EXERCISE.check("exists", "A container named `hello` exists", points=1)
 def exists(ctx):
     info = ctx.container("hello")
@@ -25,7 +29,7 @@ def exists(ctx):
         return fail(
             found=f"no container named `{ctx.name('hello')}` (running or stopped)",
             expected="a stopped container called `hello` that you can still inspect",
-            fix=RUN.replace("--name hello", f"--name {ctx.name('hello')}"),
+            fix=_run(ctx),
             more="If you used `--rm`, Docker deleted the container the moment it exited, so there is nothing left to inspect: run it again without `--rm`.",
             evidence={"docker ps -a --filter name=hello": "nothing"},
         )
@@ -38,7 +42,7 @@ def kept(ctx):
     if info["HostConfig"].get("AutoRemove"):
         return fail(found="the container was started with `--rm`",
                     expected="a container that stays after it exits",
-                    fix=f"docker rm -f {ctx.name('hello')} && {RUN}",
+                    fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
                     evidence={"HostConfig.AutoRemove": True},
                     more="With `--rm` it disappears as soon as it exits.")
     return ok("Started without --rm, so it stays for inspection.", {"HostConfig.AutoRemove": False})
@@ -53,7 +57,7 @@ def image(ctx):
         return ok(f"Image is {name}.", {"Config.Image": name})
     return fail(found=f"the container runs `{name}`",
                 expected=f"`{IMAGE}` (the exact tag the course pins)",
-                fix=f"docker rm {ctx.name('hello')} && {RUN}",
+                fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
                 evidence={"Config.Image": name})
 
 
@@ -63,14 +67,20 @@ def exit_code(ctx):
     if state.get("Running"):
         return fail(found="the container is still running",
                     expected="a container that printed its message and exited",
-                    fix=f"docker rm -f {ctx.name('hello')} && {RUN}",
+                    fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
                     evidence={"State.Status": state.get("Status")},
                     more="`echo` finishes at once; a container that keeps running was given another command (such as `sh` with -it, or `sleep`).")
+    if state.get("Status") == "created":
+        return fail(found="the container was created but never started, so it has not printed anything yet",
+                    expected="a container that ran its command and exited",
+                    fix=f"docker start -a {ctx.name('hello')}",
+                    evidence={"State.Status": "created"},
+                    more="`docker create` only prepares a container; `docker start` runs it (`-a` shows its output).")
     code = state.get("ExitCode")
     if code != 0:
         return fail(found=f"it exited with code {code}",
                     expected="exit code 0 (success)",
-                    fix=f"docker rm {ctx.name('hello')} && {RUN}",
+                    fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
                     evidence={"State.ExitCode": code, "State.Error": state.get("Error", "")},
                     more="A non-zero code means the command failed; `docker logs hello` shows what it printed.")
     return ok("Exited with code 0.", {"State.ExitCode": 0})
@@ -84,5 +94,5 @@ def message(ctx):
         return ok(f"`docker logs` shows \u201c{MESSAGE}\u201d.", {"docker logs (tail)": out.strip()[-200:]})
     return fail(found=f"its output was {out.strip()[-120:]!r}" if out.strip() else "it printed nothing",
                 expected=f"the exact line `{MESSAGE}`",
-                fix=f"docker rm {ctx.name('hello')} && {RUN}",
+                fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
                 evidence={"docker logs (tail)": out.strip()[-200:]})

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 
 from ..advice import hadolint_advice
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "healthy-app:1.0"
 PORT = 8000  # inside the container
@@ -213,6 +213,8 @@ def restart(ctx):
 def running(ctx):
     info = ctx.container("healthy")
     state = info["State"]
+    if (problem := not_steady(ctx.name("healthy"), state)) is not None:
+        return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
     tail = ""

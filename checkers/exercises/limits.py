@@ -12,7 +12,7 @@ because the memory cap was reached.
 """
 from __future__ import annotations
 
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "busybox:1.35"
 MIB = 1024 ** 2
@@ -75,6 +75,8 @@ def capped_image(ctx):
 def capped_running(ctx):
     info = ctx.container("capped")
     state = info["State"]
+    if (problem := not_steady(ctx.name("capped"), state)) is not None:
+        return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
     return fail(found=f"`capped` is {state.get('Status')} (exit code {state.get('ExitCode')})",

@@ -16,7 +16,7 @@ import json
 import re
 from datetime import datetime
 
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "busybox:1.35"
 DRIVER = "json-file"
@@ -126,6 +126,8 @@ def image(ctx):
 @EXERCISE.check("running", "It is running", requires=("exists",))
 def running(ctx):
     state = ctx.container("chatty")["State"]
+    if (problem := not_steady(ctx.name("chatty"), state)) is not None:
+        return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
     return fail(found=f"the container is {state.get('Status')} (exit code {state.get('ExitCode')})",

@@ -7,7 +7,7 @@ DNS name is the prefixed container name).
 """
 from __future__ import annotations
 
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 API_IMAGE = "python:3.11-slim"
 CLIENT_IMAGE = "busybox:1.35"
@@ -72,6 +72,8 @@ def _container_check(ctx, role: str, image: str, long_running_hint: str):
         return fail(found=f"`{name}` runs `{used}`", expected=f"`{image}` (the exact tag the course pins)",
                     fix=f"docker rm -f {name} && {_cmd(ctx, role)}", evidence={"Config.Image": used})
     state = info["State"]
+    if (problem := not_steady(name, state)) is not None:
+        return problem
     if not state.get("Running"):
         code = state.get("ExitCode")
         return fail(found=f"`{name}` is {state.get('Status')} (exit code {code})",

@@ -14,7 +14,7 @@ not 0 and ``touch /probe`` fails (the root file system is read-only, so nothing 
 from __future__ import annotations
 
 from ..advice import hadolint_advice
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "safe-app:1.0"
 BUILD = f"docker build -t {IMAGE} ."
@@ -107,6 +107,8 @@ def from_image(ctx):
 def running(ctx):
     info = ctx.container("safe")
     state = info["State"]
+    if (problem := not_steady(ctx.name("safe"), state)) is not None:
+        return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
     tail = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import requests
 
 from ..advice import hadolint_advice
-from ..model import Exercise, Objects, error, fail, ok
+from ..model import Exercise, Objects, error, fail, not_steady, ok
 
 IMAGE = "registry:2"
 PORT = 5000
@@ -96,6 +96,8 @@ def running(ctx):
         return fail(found=f"`{name}` runs `{used}`", expected=f"`{IMAGE}`, Docker's own registry", fix=_recreate(ctx),
                     evidence={"Config.Image": used})
     state = info["State"]
+    if (problem := not_steady(name, state)) is not None:
+        return problem
     if not state.get("Running"):
         return fail(found=f"the registry is not running: `{name}` is {state.get('Status')} (exit code {state.get('ExitCode')})",
                     expected="a running registry", fix=f"docker start {name}",

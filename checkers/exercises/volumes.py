@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from ..model import Exercise, Objects, error, fail, ok
+from ..model import Exercise, Objects, error, fail, not_steady, ok
 
 IMAGE = "postgres:15"
 DATA = "/var/lib/postgresql/data"
@@ -108,6 +108,8 @@ def image(ctx):
 def running(ctx):
     info = ctx.container("db")
     state = info["State"]
+    if state.get("Paused"):
+        return not_steady(ctx.name("db"), state)
     if state.get("Running") and not state.get("Restarting"):
         return ok("Running.", {"State.Status": "running"})
     tail = ctx.logs(info["Id"], tail=8).strip()

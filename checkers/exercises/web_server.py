@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from ..model import Exercise, Objects, fail, ok
+from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "nginx:1.22"
 DOCROOT = "/usr/share/nginx/html"
@@ -77,6 +77,8 @@ def image(ctx):
 @EXERCISE.check("running", "It is running", requires=("exists",))
 def running(ctx):
     state = ctx.container("web")["State"]
+    if (problem := not_steady(ctx.name("web"), state)) is not None:
+        return problem
     if not state.get("Running"):
         more = ""
         if state.get("ExitCode") not in (0, None) or state.get("Error"):
@@ -98,6 +100,15 @@ def published(ctx):
     if not bindings:
         exposed = sorted((info["Config"].get("ExposedPorts") or {}).keys())
         more = ""
+        other = {k: v for k, v in (info["HostConfig"].get("PortBindings") or {}).items() if v}
+        if other:
+            shown = ", ".join(f"host port {b.get('HostPort') or '(random)'} to container port {k.split('/')[0]}"
+                              for k, v in other.items() for b in v)
+            return fail(found=f"port 80 of the container is not published; you forwarded {shown}",
+                        expected=f"`-p 127.0.0.1:{want}:80` (host port {want} forwarded to container port 80)",
+                        fix=_recreate(ctx), evidence=evidence,
+                        more=("In `-p`, the host port comes first and the container's port (80, where nginx "
+                              "listens) comes last."))
         if "80/tcp" in exposed:
             more = ("The image says `EXPOSE 80`, but that only documents the port: nothing on your machine "
                     "reaches it until you publish it with `-p` when the container is created.")
@@ -174,6 +185,11 @@ def serves(ctx):
                     expected=f"the page from `exercises/web-server/site/index.html` (it contains `{MARKER}`)",
                     fix=_recreate(ctx), evidence=evidence,
                     more="That page is baked into the image; mounting `site/` over it replaces it.")
+    more = ""
+    if res.status == 403:
+        source = (_docroot_mount(ctx.container("web")) or {}).get("Source") or "the mounted folder"
+        more = (f"403 means nginx found no index.html in `{source}`. If you ran `docker run` from another "
+                "folder, `$PWD/site` pointed elsewhere and Docker created that folder, empty.")
     return fail(found=f"{url} answered {res.status}, but not with the exercise's page",
                 expected=f"`site/index.html`, which contains the line `{MARKER}` (keep that line when you edit it)",
-                fix=_recreate(ctx), evidence=evidence)
+                fix=_recreate(ctx), evidence=evidence, more=more)

@@ -205,7 +205,7 @@ def check_compose(cfg: dict, workspace: Path) -> list[Violation]:
             item = item or {}
             where = f"{kind}.{name}"
             if item.get("external"):
-                out.append(Violation("external", f"{where}.external", True, f"use `file:` with a file in the exercise folder"))
+                out.append(Violation("external", f"{where}.external", True, "use `file:` with a file in the exercise folder"))
             f = item.get("file")
             if f and not inside(_abs(f, ws), ws):
                 out.append(Violation("host-path", f"{where}.file", f, "point `file:` at a file inside the exercise folder"))
