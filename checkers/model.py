@@ -259,6 +259,6 @@ class Exercise:
             status = PASS if out.passed else FAIL
         hint = out.hint
         if status == FAIL and self.lesson and hint:
-            hint = f"{hint} (Reread: {self.lesson}.)"
+            hint = f"{hint}\nReread: {self.lesson}."
         return CheckResult(chk.id, chk.title, status, out.message, hint, out.evidence,
                            chk.points if status == PASS else 0, chk.points, took)

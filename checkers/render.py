@@ -32,8 +32,8 @@ def render_text(result: ExerciseResult, color: bool | None = None) -> str:
         lines.append(f"  {mark} {c.title}")
         if c.status != PASS or c.hint:
             lines.append(f"      {c.message}")
-            if c.hint:
-                lines.append(f"      {c.hint}")
+            for hint_line in c.hint.splitlines():
+                lines.append(f"      {hint_line}")
     for tip in result.advice:
         lines.append(f"  advice: {tip}")
     return "\n".join(lines)
@@ -45,7 +45,7 @@ def render_html(result: ExerciseResult) -> str:
     rows = []
     for c in result.checks:
         detail = "" if c.status == PASS and not c.hint else (
-            f"<div>{html.escape(c.message)}</div>" + (f"<div><b>{html.escape(c.hint)}</b></div>" if c.hint else ""))
+            f"<div>{html.escape(c.message)}</div>" + (f"<div><b>{html.escape(c.hint).replace(chr(10), '<br>')}</b></div>" if c.hint else ""))
         if c.status == PASS and not c.hint:
             detail = f"<div>{html.escape(c.message)}</div>"
         rows.append(

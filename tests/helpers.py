@@ -221,3 +221,8 @@ def unchanged(client, before: dict, prefix: str) -> bool:
     moved, compare what could be ours (this test's prefix, the course's probe and trial containers)."""
     after = snapshot(client)
     return after == before or _ours(after, prefix) == _ours(before, prefix)
+
+
+def fix_command(hint: str) -> str:
+    """The one command of a hint ("Fix: <command>" on its first line), ready to run."""
+    return hint.splitlines()[0].removeprefix("Fix: ") if hint else ""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot, statuses, unchanged
+from .helpers import EXERCISES, sh, snapshot, statuses, unchanged, fix_command
 
 EX = load("first-container")
 
@@ -71,6 +71,6 @@ def test_fixes_work_on_a_running_container(client, scope, prefix):
     res = EX.run(client, scope)
     fixes = [c.hint for c in res.checks if c.status == "fail" and c.hint]
     assert fixes and all(f"docker rm -f {prefix}hello && docker run --name {prefix}hello " in h for h in fixes), fixes
-    fix = fixes[-1].removeprefix("Fix: ").split(" (Reread:")[0]
+    fix = fix_command(fixes[-1])
     sh(fix, prefix)
     assert EX.run(client, scope).passed

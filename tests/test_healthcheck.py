@@ -11,7 +11,7 @@ import pytest
 from checkers.exercises import load
 from checkers.exercises.healthcheck import duration, probe_program
 
-from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged
+from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
 
 EX = load("healthcheck")
 DIR = EXERCISES / "healthcheck"
@@ -97,7 +97,7 @@ def test_mistake_no_restart_policy_and_the_hint_fixes_it(client, scope, prefix, 
     restart = chk["restart"]
     assert restart.status == "fail" and "`no`" in restart.message
     assert "docker update --restart unless-stopped" in restart.hint
-    sh(restart.hint.removeprefix("Fix: ").split(" (Reread")[0], prefix)
+    sh(fix_command(restart.hint), prefix)
     assert by_id(EX.run(client, scope))["restart"].status == "pass"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot, checks_by_id as by_id, unchanged
+from .helpers import EXERCISES, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
 
 EX = load("limits")
 
@@ -41,7 +41,7 @@ def test_mistake_limits_missing_and_the_hints_fix_them(client, scope, prefix):
     assert "no process limit" in chk["pids"].message
     # Each hint is one real command: apply them, and the checks pass.
     for cid in ("memory", "cpus", "pids"):
-        sh(chk[cid].hint.removeprefix("Fix: ").split(" (Reread")[0], prefix)
+        sh(fix_command(chk[cid].hint), prefix)
     res = EX.run(client, scope)
     assert res.passed, str(res)
 

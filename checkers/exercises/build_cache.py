@@ -47,7 +47,7 @@ _INSTALL = re.compile(r"\bpip3?\s+install\b|\bpython3?\s+-m\s+pip\s+install\b", 
 
 
 def _build(ctx) -> str:
-    return f"docker build -t {ctx.image_ref(REF)} .   (in exercises/build-cache)"
+    return f"docker build -t {ctx.image_ref(REF)} .   # in exercises/build-cache"
 
 
 def _folder(ctx):

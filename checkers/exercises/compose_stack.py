@@ -39,7 +39,7 @@ EXERCISE = Exercise(
 def _compose(ctx, args: str) -> str:
     project = ctx.project(PROJECT)
     flag = "" if project == PROJECT else f"-p {project} "
-    return f"docker compose {flag}{args}   (in exercises/compose-stack)"
+    return f"docker compose {flag}{args}   # in exercises/compose-stack"
 
 
 def _service(ctx, name: str) -> list[dict]:

@@ -56,7 +56,7 @@ def _run(ctx) -> str:
 
 
 def _rebuild_rerun(ctx) -> str:
-    return f"{_build(ctx)} && docker rm -f {ctx.name(NAME)} && {_run(ctx)}   (in exercises/debugging)"
+    return f"{_build(ctx)} && docker rm -f {ctx.name(NAME)} && {_run(ctx)}   # in exercises/debugging"
 
 
 def _parse_time(text: str) -> float | None:

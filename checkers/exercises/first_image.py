@@ -37,7 +37,7 @@ EXERCISE = Exercise(
 
 
 def _build(ctx) -> str:
-    return f"docker build -t {ctx.image_ref(REF)} .   (in exercises/first-image)"
+    return f"docker build -t {ctx.image_ref(REF)} .   # in exercises/first-image"
 
 
 def _missing_executable(exc) -> bool:

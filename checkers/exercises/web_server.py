@@ -38,7 +38,7 @@ def _run(ctx) -> str:
 
 def _recreate(ctx) -> str:
     """Ports and mounts are fixed when a container is created: the fix is always a new one."""
-    return f"docker rm -f {ctx.name('web')} && {_run(ctx)}   (in exercises/web-server)"
+    return f"docker rm -f {ctx.name('web')} && {_run(ctx)}   # in exercises/web-server"
 
 
 def _mounts(info) -> list[dict]:
