@@ -35,6 +35,17 @@ class HttpResult:
     error: str = ""
 
 
+# Every container a check starts runs the learner's (or a student's) image: bound what it may use.
+TRIAL_LIMITS = {
+    "mem_limit": "512m",
+    "memswap_limit": "512m",
+    "pids_limit": 256,
+    "nano_cpus": 1_000_000_000,
+    "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+    "security_opt": ["no-new-privileges"],
+}
+
+
 def remove_container(api, cid: str, attempts: int = 20) -> bool:
     """Force-remove a container the course made, retrying while the engine is still busy with it
     (under load a removal can be "already in progress"). True once it is gone."""
@@ -66,6 +77,17 @@ def exact(info: dict | None, ident: str) -> dict | None:
     if info is None:
         return None
     return info if ident in ((info.get("Name") or "").lstrip("/"), info.get("Id")) else None
+
+
+def _bytes(value) -> int:
+    """``"512m"`` -> bytes (ints pass through)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text.rstrip("b"))
 
 
 class CheckTimeout(Exception):
@@ -242,6 +264,17 @@ class Context:
             return HttpResult(None, "", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
 
     # --------------------------------------------------------------- probes
+    def trial_host_config(self, **kwargs):
+        """Host config for a container a check starts: the course's trial limits, the check's own
+        settings, and the scope's limits last (grading's sandbox limits always apply)."""
+        merged = {**TRIAL_LIMITS, **kwargs, **self.scope.limits}
+        return self.api.create_host_config(**merged)
+
+    def build_limits(self) -> dict:
+        """``container_limits`` for the RUN steps of a build a check makes (classic builder)."""
+        mem = self.scope.limits.get("mem_limit", TRIAL_LIMITS["mem_limit"])
+        return {"memory": _bytes(mem), "memswap": _bytes(self.scope.limits.get("memswap_limit", mem))}
+
     def probe(self, image: str, command, network: str | None = None, timeout: float = 15.0,
               purpose: str = "probe", **create_kwargs) -> ExecResult:
         """Run a short-lived container labelled as the course's, wait at most ``timeout`` s,
@@ -250,7 +283,7 @@ class Context:
 
         labels = course_labels(purpose, run=self.run_id, **({} if not self.exercise else {"exercise": self.exercise.id}))
         labels.update(create_kwargs.pop("labels", {}) or {})
-        host_config = self.api.create_host_config(network_mode=network, **create_kwargs.pop("host_config", {}))
+        host_config = self.trial_host_config(network_mode=network, **create_kwargs.pop("host_config", {}))
         cid = None
         try:
             cid = self.api.create_container(image, command, labels=labels, host_config=host_config,

@@ -19,6 +19,9 @@ class Scope:
     labels: dict[str, str] = field(default_factory=dict)  # extra labels the objects must carry
     host: str = "127.0.0.1"  # where published ports are reached from the checker
     student: str | None = None
+    # Resource limits for the containers the checks themselves start (trial runs, probes), as
+    # docker-py host-config arguments. Grading sets them to the class's sandbox limits.
+    limits: dict = field(default_factory=dict)
     files: str | None = None  # a folder holding the learner's exercise folders (grading: the student's workspace)
 
     def name(self, name: str) -> str:

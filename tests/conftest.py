@@ -7,7 +7,7 @@ import pytest
 
 from checkers.scope import Scope
 
-from .helpers import SESSION, new_prefix, remove_prefixed
+from .helpers import SESSION, free_port, new_prefix, pin_run_id, remove_prefixed
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +38,15 @@ def prefix(client):
 @pytest.fixture
 def scope(prefix):
     return Scope(prefix=prefix)
+
+
+@pytest.fixture
+def run(monkeypatch):
+    """One known run id for the checks in a test (see helpers.own_snapshot)."""
+    return pin_run_id(monkeypatch)
+
+
+@pytest.fixture
+def port():
+    """A free host port, for a scope's port map."""
+    return free_port()

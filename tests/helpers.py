@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,19 @@ def snapshot(client) -> dict:
     return {"containers": containers, "images": images, "volumes": volumes, "networks": networks}
 
 
+@contextmanager
+def built_images(client, folder: Path, repo: str, dockerfiles: dict[str, str]):
+    """Build ``<prefix><repo>:<tag>`` from each ``{tag: Dockerfile}`` (context ``folder``) under a new
+    prefix, yield the prefix, and remove everything with it afterwards (a module's shared images)."""
+    mp = new_prefix()
+    try:
+        sh(" && ".join(f"docker build -q --force-rm -t {mp}{repo}:{tag} -f {dockerfile} ."
+                       for tag, dockerfile in dockerfiles.items()), cwd=folder)
+        yield mp
+    finally:
+        remove_prefixed(client, mp)
+
+
 def remove_prefixed(client, prefix: str) -> list[str]:
     """Remove every container, network, volume and image whose name starts with ``prefix``."""
     from docker.errors import APIError, NotFound
@@ -87,6 +101,11 @@ def remove_prefixed(client, prefix: str) -> list[str]:
                 except (NotFound, APIError):
                     pass
     return removed
+
+
+def prefixed_snapshot(client, prefix: str) -> dict:
+    """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
+    return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
 
 
 def pin_run_id(monkeypatch) -> str:

@@ -10,16 +10,10 @@ import pytest
 from checkers.exercises import load
 from checkers.exercises.build_cache import copy_sources, instructions
 
-from .helpers import EXERCISES, own_snapshot, pin_run_id, sh, statuses, check_result as result
+from .helpers import EXERCISES, own_snapshot, sh, statuses, check_result as result
 
 EX = load("build-cache")
 SRC = EXERCISES / "build-cache"
-
-
-@pytest.fixture
-def run(monkeypatch):
-    """One known run id for the checks in a test (see helpers.own_snapshot)."""
-    return pin_run_id(monkeypatch)
 
 
 @pytest.fixture

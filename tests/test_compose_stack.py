@@ -7,22 +7,11 @@ import yaml
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh, statuses, check_result as result
+from .helpers import EXERCISES, own_snapshot, sh, statuses, check_result as result
 
 EX = load("compose-stack")
 DIR = EXERCISES / "compose-stack"
 REFERENCE = yaml.safe_load((DIR / "solution" / "compose.yaml").read_text())
-
-
-@pytest.fixture
-def run(monkeypatch):
-    """One known run id for the checks in a test (see helpers.own_snapshot)."""
-    return pin_run_id(monkeypatch)
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

@@ -137,3 +137,21 @@ def test_exec_in_a_container_removed_meanwhile_is_an_error_not_a_fail(client, pr
         return ok("ran") if res.ok else fail("x", "y", "z")
 
     assert ex.run(client, Scope(prefix=prefix)).checks[0].status == ERROR
+
+
+def test_containers_a_check_starts_are_bounded(client, scope):
+    """Probe and trial containers run the learner's or a student's image: they get the course's
+    trial limits, and grading's sandbox limits when the scope carries them."""
+    from checkers.context import Context
+
+    read = ["sh", "-c", "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; "
+                        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true"]
+    ctx = Context(client, scope)
+    res = ctx.probe("busybox:1.35", read, timeout=15)
+    assert res.exit_code == 0, res.output
+    assert res.output.split() == ["256", str(512 * 2**20)], res.output
+    graded = Context(client, scope.with_(limits={"pids_limit": 64, "mem_limit": "128m", "memswap_limit": "128m"}))
+    res = graded.probe("busybox:1.35", read, timeout=15)
+    assert res.output.split() == ["64", str(128 * 2**20)], res.output
+    ctx.close()
+    graded.close()

@@ -10,16 +10,11 @@ import pytest
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
+from .helpers import EXERCISES, free_port, sh, prefixed_snapshot as own, statuses, check_result as by_id
 
 EX = load("debugging")
 SRC = EXERCISES / "debugging"
 SOLUTION = SRC / "solution"
-
-
-def own(client, prefix):
-    """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
-    return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
 
 
 @pytest.fixture
@@ -38,11 +33,6 @@ def work(tmp_path, monkeypatch):
     shutil.copytree(SRC, dest, ignore=shutil.ignore_patterns("solution", "solution.sh"))
     monkeypatch.setenv("DOCKERCOURSE_EXERCISES", str(root))
     return dest
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

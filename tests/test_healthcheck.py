@@ -11,7 +11,7 @@ import pytest
 from checkers.exercises import load
 from checkers.exercises.healthcheck import duration, probe_program
 
-from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
+from .helpers import EXERCISES, built_images, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
 
 EX = load("healthcheck")
 DIR = EXERCISES / "healthcheck"
@@ -20,20 +20,15 @@ GOOD_LINE = 'HEALTHCHECK --interval=2s --timeout=2s --start-period=10s --retries
 
 @pytest.fixture(scope="module")
 def images(client, tmp_path_factory):
-    mp = new_prefix()
     tmp = tmp_path_factory.mktemp("healthcheck")
     good = (DIR / "solution" / "Dockerfile").read_text()
     assert GOOD_LINE in good
     (tmp / "Dockerfile.curl").write_text(good.replace(
         GOOD_LINE, "HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD curl -f http://127.0.0.1:8000/health || exit 1"))
     (tmp / "Dockerfile.slow").write_text(good.replace("--interval=2s", "--interval=5m"))
-    try:
-        sh(f"docker build -q --force-rm -t {mp}healthy-app:good -f solution/Dockerfile . && "
-           f"docker build -q --force-rm -t {mp}healthy-app:curl -f {tmp}/Dockerfile.curl . && "
-           f"docker build -q --force-rm -t {mp}healthy-app:slow -f {tmp}/Dockerfile.slow .", cwd=DIR)
+    with built_images(client, DIR, "healthy-app", {"good": "solution/Dockerfile", "curl": f"{tmp}/Dockerfile.curl",
+                                                   "slow": f"{tmp}/Dockerfile.slow"}) as mp:
         yield mp
-    finally:
-        remove_prefixed(client, mp)
 
 
 def use(images, prefix, which, opts="--restart unless-stopped"):

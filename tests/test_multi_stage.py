@@ -9,7 +9,7 @@ import pytest
 from checkers.advice import hadolint_advice
 from checkers.exercises import load
 
-from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged
+from .helpers import EXERCISES, built_images, sh, snapshot, checks_by_id as by_id, unchanged
 
 EX = load("multi-stage")
 DIR = EXERCISES / "multi-stage"
@@ -17,7 +17,6 @@ DIR = EXERCISES / "multi-stage"
 
 @pytest.fixture(scope="module")
 def images(client, tmp_path_factory):
-    mp = new_prefix()
     tmp = tmp_path_factory.mktemp("multi-stage")
     single = (DIR / "Dockerfile.single").read_text()
     # Mistake: one stage, and the toolchain deleted in a later layer.
@@ -27,14 +26,9 @@ def images(client, tmp_path_factory):
     good = (DIR / "solution" / "Dockerfile").read_text()
     assert "COPY --from=build /src/public /www" in good
     (tmp / "Dockerfile.nocopy").write_text(good.replace("COPY --from=build /src/public /www", "COPY site/ /www"))
-    try:
-        sh(f"docker build -q --force-rm -t {mp}slim-app:single -f Dockerfile.single . && "
-           f"docker build -q --force-rm -t {mp}slim-app:good -f solution/Dockerfile . && "
-           f"docker build -q --force-rm -t {mp}slim-app:rm -f {tmp}/Dockerfile.rm . && "
-           f"docker build -q --force-rm -t {mp}slim-app:nocopy -f {tmp}/Dockerfile.nocopy .", cwd=DIR)
+    with built_images(client, DIR, "slim-app", {"single": "Dockerfile.single", "good": "solution/Dockerfile",
+                                                "rm": f"{tmp}/Dockerfile.rm", "nocopy": f"{tmp}/Dockerfile.nocopy"}) as mp:
         yield mp
-    finally:
-        remove_prefixed(client, mp)
 
 
 def use(images, prefix, which, reference=False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
+from .helpers import EXERCISES, free_port, sh, prefixed_snapshot as own, statuses, check_result as by_id
 
 EX = load("networking")
 NET = 'docker network create "${DC_PREFIX}appnet" >/dev/null'
@@ -13,11 +13,6 @@ CLIENT = 'docker run -d --name "${DC_PREFIX}client" %s busybox:1.35 sleep 600 >/
 # wait until api's server is up (checked from the host side through docker exec, not through the network)
 API_UP = ('for _ in $(seq 1 40); do docker exec "${DC_PREFIX}api" python3 -c '
           '"import socket; socket.create_connection((\'127.0.0.1\', 8000), 1)" 2>/dev/null && break; sleep 0.1; done')
-
-
-def own(client, prefix):
-    """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
-    return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
 
 
 def test_clean_engine_says_how_to_start(client, scope, prefix):

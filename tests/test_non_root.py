@@ -10,7 +10,7 @@ import pytest
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, new_prefix, remove_prefixed, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
+from .helpers import EXERCISES, built_images, sh, snapshot, checks_by_id as by_id, unchanged, fix_command
 
 EX = load("non-root")
 DIR = EXERCISES / "non-root"
@@ -19,18 +19,13 @@ LOCKED = "--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileg
 
 @pytest.fixture(scope="module")
 def images(client, tmp_path_factory):
-    mp = new_prefix()
     unreadable = tmp_path_factory.mktemp("non-root") / "Dockerfile"
     # The mistake: USER is set, but the app's files are readable by root only.
     unreadable.write_text((DIR / "solution" / "Dockerfile").read_text().replace(
         "USER app", "RUN chmod 600 /app/app.py /app/message.txt\nUSER app"))
-    try:
-        sh(f"docker build -q --force-rm -t {mp}safe-app:good -f solution/Dockerfile . && "
-           f"docker build -q --force-rm -t {mp}safe-app:root -f Dockerfile . && "
-           f"docker build -q --force-rm -t {mp}safe-app:unreadable -f {unreadable} .", cwd=DIR)
+    with built_images(client, DIR, "safe-app", {"good": "solution/Dockerfile", "root": "Dockerfile",
+                                                "unreadable": unreadable}) as mp:
         yield mp
-    finally:
-        remove_prefixed(client, mp)
 
 
 def use(images, prefix, which):

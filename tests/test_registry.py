@@ -10,7 +10,7 @@ import pytest
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, sh, snapshot, statuses, check_result as by_id
+from .helpers import EXERCISES, sh, prefixed_snapshot as own, statuses, check_result as by_id
 
 EX = load("registry")
 REGISTRY = ('docker run -d --name "${DC_PREFIX}registry" -p "127.0.0.1:${DC_PORT_5000}:5000" %s registry:2 >/dev/null\n'
@@ -18,16 +18,6 @@ REGISTRY = ('docker run -d --name "${DC_PREFIX}registry" -p "127.0.0.1:${DC_PORT
 WITH_VOLUME = '-v "${DC_PREFIX}registry-data:/var/lib/registry"'
 REF = 'localhost:${DC_PORT_5000}/${DC_PREFIX}hello-app'
 BUILD = f'docker build -q -t "{REF}:1.0" {EXERCISES}/registry >/dev/null\n'
-
-
-def own(client, prefix):
-    """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
-    return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

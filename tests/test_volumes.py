@@ -5,7 +5,7 @@ import pytest
 
 from checkers.exercises import load
 
-from .helpers import EXERCISES, sh, snapshot, statuses, check_result as by_id
+from .helpers import EXERCISES, sh, prefixed_snapshot as own, statuses, check_result as by_id
 
 EX = load("volumes")
 DATA = "/var/lib/postgresql/data"
@@ -21,11 +21,6 @@ wait_ready() {
 '''
 TABLE = ('docker exec "${DC_PREFIX}db" psql -U postgres -c "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, '
          'created_at timestamptz NOT NULL DEFAULT now()); INSERT INTO notes (body) VALUES (\'hello\');"')
-
-
-def own(client, prefix):
-    """snapshot() restricted to this test's objects: other engineers' tests share the engine."""
-    return {k: [e for e in v if prefix in repr(e)] for k, v in snapshot(client).items()}
 
 
 def test_clean_engine_says_how_to_start(client, scope, prefix):

@@ -9,17 +9,11 @@ import requests
 from checkers.exercises import load
 from checkers.scope import Scope
 
-from .helpers import EXERCISES, free_port, own_snapshot, pin_run_id, sh, statuses, check_result as result
+from .helpers import EXERCISES, free_port, own_snapshot, sh, statuses, check_result as result
 
 EX = load("web-server")
 SITE = EXERCISES / "web-server" / "site"
 DOCROOT = "/usr/share/nginx/html"
-
-
-@pytest.fixture
-def run(monkeypatch):
-    """One known run id for the checks in a test (see helpers.own_snapshot)."""
-    return pin_run_id(monkeypatch)
 
 
 def wait_http(port: int, timeout: float = 8.0) -> None:
@@ -30,11 +24,6 @@ def wait_http(port: int, timeout: float = 8.0) -> None:
             return
         except requests.RequestException:
             time.sleep(0.1)
-
-
-@pytest.fixture
-def port():
-    return free_port()
 
 
 @pytest.fixture

@@ -310,7 +310,8 @@ def _one_build(ctx, path: str, tag: str) -> tuple[list[str], str | None]:
     labels = course_labels("trial", run=ctx.run_id, exercise=EXERCISE.id)
     lines: list[str] = []
     err = None
-    for chunk in api.build(path=path, tag=tag, rm=True, forcerm=True, labels=labels, decode=True, pull=False):
+    for chunk in api.build(path=path, tag=tag, rm=True, forcerm=True, labels=labels, decode=True, pull=False,
+                           container_limits=ctx.build_limits()):
         if "stream" in chunk:
             lines.extend(chunk["stream"].splitlines())
         if "error" in chunk:

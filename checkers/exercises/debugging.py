@@ -26,6 +26,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from .. import common
 from ..advice import hadolint_advice
 from ..model import Exercise, Objects, fail, ok
 
@@ -146,12 +147,7 @@ def image(ctx):
 
 @EXERCISE.check("exists", f"A container `{NAME}` exists", requires=("image",))
 def exists(ctx):
-    info = ctx.container(NAME)
-    if info is None:
-        return fail(found=f"no container named `{ctx.name(NAME)}` (running or stopped)",
-                    expected=f"a container `{NAME}` started from the image `{NAME}`",
-                    fix=_run(ctx), evidence={f"docker ps -a --filter name={ctx.name(NAME)}": "nothing"})
-    return ok(f"Container `{ctx.name(NAME)}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, NAME, f"a container `{NAME}` started from the image `{NAME}`", _run(ctx))
 
 
 @EXERCISE.check("current-image", "The container runs your latest build", requires=("exists",))

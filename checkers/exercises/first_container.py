@@ -1,6 +1,7 @@
 """first-container: run your first container and keep it so it can be inspected."""
 from __future__ import annotations
 
+from .. import common
 from ..model import Exercise, Objects, fail, ok
 
 IMAGE = "busybox:1.35"
@@ -33,7 +34,7 @@ def exists(ctx):
             more="If you used `--rm`, Docker deleted the container the moment it exited, so there is nothing left to inspect: run it again without `--rm`.",
             evidence={"docker ps -a --filter name=hello": "nothing"},
         )
-    return ok(f"Container `{ctx.name('hello')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_found(ctx, "hello", info)
 
 
 @EXERCISE.check("kept", "It was kept (started without --rm)", requires=("exists",))
@@ -50,15 +51,7 @@ def kept(ctx):
 
 @EXERCISE.check("image", f"It runs the image `{IMAGE}`", requires=("exists",))
 def image(ctx):
-    info = ctx.container("hello")
-    wanted = ctx.image(IMAGE, scoped=False)
-    name = info["Config"].get("Image", "")
-    if name == IMAGE or (wanted and info.get("Image") == wanted["Id"]):
-        return ok(f"Image is {name}.", {"Config.Image": name})
-    return fail(found=f"the container runs `{name}`",
-                expected=f"`{IMAGE}` (the exact tag the course pins)",
-                fix=f"docker rm -f {ctx.name('hello')} && {_run(ctx)}",
-                evidence={"Config.Image": name})
+    return common.pinned_image(ctx, "hello", IMAGE, f"docker rm -f {ctx.name('hello')} && {_run(ctx)}")
 
 
 @EXERCISE.check("exit-code", "It exited with code 0", requires=("exists",))

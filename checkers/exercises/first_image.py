@@ -196,6 +196,7 @@ def _run_trial(ctx) -> dict:
     cid = None
     try:
         cid = ctx.api.create_container(ctx.image_ref(REF), labels=labels, stop_signal="SIGTERM",
+                                       host_config=ctx.trial_host_config(),
                                        name=f"dockercourse-trial-{ctx.run_id}-first-image")["Id"]
         ctx.api.start(cid)
         deadline = time.monotonic() + 8

@@ -16,6 +16,7 @@ import shlex
 import time
 from datetime import datetime, timezone
 
+from .. import common
 from ..advice import hadolint_advice
 from ..model import Exercise, Objects, fail, not_steady, ok
 
@@ -97,11 +98,7 @@ def _show_test(test: list[str]) -> str:
 # ------------------------------------------------------------------------------------------- image
 @EXERCISE.check("image-exists", f"The image `{IMAGE}` exists")
 def image_exists(ctx):
-    img = ctx.image(IMAGE)
-    if img is None:
-        return fail(found=f"no image `{ctx.image_ref(IMAGE)}`", expected="an image built from exercises/healthcheck/",
-                    fix=_build(ctx), evidence={f"docker image ls {ctx.image_ref(IMAGE)}": "nothing"})
-    return ok(f"Image `{ctx.image_ref(IMAGE)}` exists ({img['Id'][7:19]}).", {"Id": img["Id"][7:19]})
+    return common.image_exists(ctx, IMAGE, "an image built from exercises/healthcheck/", _build(ctx))
 
 
 @EXERCISE.check("image-healthcheck", "The image has a HEALTHCHECK", requires=("image-exists",))
@@ -170,27 +167,14 @@ def interval(ctx):
 # --------------------------------------------------------------------------------------- container
 @EXERCISE.check("exists", "A container named `healthy` exists")
 def exists(ctx):
-    info = ctx.container("healthy")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('healthy')}` (running or stopped)",
-                    expected=f"a container `healthy` from `{IMAGE}` with restart policy {POLICY}",
-                    fix=_run(ctx), evidence={f"docker ps -a --filter name={ctx.name('healthy')}": "nothing"})
-    return ok(f"Container `{ctx.name('healthy')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "healthy",
+                                   f"a container `healthy` from `{IMAGE}` with restart policy {POLICY}", _run(ctx))
 
 
 @EXERCISE.check("from-image", f"`healthy` runs `{IMAGE}`", requires=("exists", "image-exists"))
 def from_image(ctx):
-    info = ctx.container("healthy")
-    name = info["Config"].get("Image", "")
-    if info.get("Image") == ctx.image(IMAGE)["Id"]:
-        return ok(f"It runs {name}.", {"Config.Image": name})
-    if name == ctx.image_ref(IMAGE):
-        return fail(found=f"`healthy` was created from an older build of `{name}`",
-                    expected="a container from the image as it is now", fix=_recreate(ctx),
-                    evidence={"Image": info.get("Image", "")[7:19], f"{name} now": ctx.image(IMAGE)["Id"][7:19]},
-                    more="A container keeps the image (and the HEALTHCHECK) it was created with.")
-    return fail(found=f"`healthy` runs `{name}`", expected=f"`{ctx.image_ref(IMAGE)}`", fix=_recreate(ctx),
-                evidence={"Config.Image": name})
+    return common.latest_build(ctx, "healthy", IMAGE, _recreate(ctx),
+                               more="A container keeps the image (and the HEALTHCHECK) it was created with.")
 
 
 @EXERCISE.check("restart", f"Its restart policy is `{POLICY}`", requires=("exists",))
@@ -217,11 +201,7 @@ def running(ctx):
         return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
-    tail = ""
-    try:
-        tail = ctx.logs(info["Id"], tail=8, timeout=3).strip()
-    except Exception:
-        pass
+    tail = common.log_tail(ctx, info)
     return fail(found=f"the container is {state.get('Status')} (exit code {state.get('ExitCode')})",
                 expected="the app running", fix=f"docker start {ctx.name('healthy')}",
                 evidence={"State.Status": state.get("Status"), "State.ExitCode": state.get("ExitCode"),

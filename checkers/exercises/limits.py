@@ -12,6 +12,7 @@ because the memory cap was reached.
 """
 from __future__ import annotations
 
+from .. import common
 from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "busybox:1.35"
@@ -52,20 +53,15 @@ def _mib(n: int) -> str:
 # ------------------------------------------------------------------------------------------ capped
 @EXERCISE.check("capped-exists", "A container named `capped` exists")
 def capped_exists(ctx):
-    info = ctx.container("capped")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('capped')}` (running or stopped)",
-                    expected=f"a long-running container `capped` from `{IMAGE}` with limits",
-                    fix=_run_capped(ctx), evidence={f"docker ps -a --filter name={ctx.name('capped')}": "nothing"})
-    return ok(f"Container `{ctx.name('capped')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "capped", f"a long-running container `capped` from `{IMAGE}` with limits",
+                                   _run_capped(ctx))
 
 
 @EXERCISE.check("capped-image", f"`capped` runs `{IMAGE}`", requires=("capped-exists",))
 def capped_image(ctx):
     info = ctx.container("capped")
     name = info["Config"].get("Image", "")
-    wanted = ctx.image(IMAGE, scoped=False)
-    if name == IMAGE or (wanted and info.get("Image") == wanted["Id"]):
+    if common.runs_pinned(ctx, info, IMAGE):
         return ok(f"Image is {name}.", {"Config.Image": name})
     return fail(found=f"`capped` runs `{name}`", expected=f"`{IMAGE}`",
                 fix=f"docker rm -f {ctx.name('capped')} && {_run_capped(ctx)}", evidence={"Config.Image": name})
@@ -158,13 +154,9 @@ def pids(ctx):
 # --------------------------------------------------------------------------------------------- hog
 @EXERCISE.check("hog-exists", "A container named `hog` exists")
 def hog_exists(ctx):
-    info = ctx.container("hog")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('hog')}` (running or stopped)",
-                    expected="a stopped container `hog` that was killed for using too much memory",
-                    fix=_run_hog(ctx), evidence={f"docker ps -a --filter name={ctx.name('hog')}": "nothing"},
-                    more="Run it without `--rm`, so the container and its State stay to be inspected.")
-    return ok(f"Container `{ctx.name('hog')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "hog", "a stopped container `hog` that was killed for using too much memory",
+                                   _run_hog(ctx),
+                                   more="Run it without `--rm`, so the container and its State stay to be inspected.")
 
 
 @EXERCISE.check("hog-limit", "`hog` had a memory limit", requires=("hog-exists",))

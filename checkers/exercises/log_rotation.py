@@ -16,6 +16,7 @@ import json
 import re
 from datetime import datetime
 
+from .. import common
 from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "busybox:1.35"
@@ -104,23 +105,15 @@ def exists(ctx):
         if others:
             more = (f"The container `{others[0]}` has log options, but the exercise looks at the one called "
                     f"`chatty`: give the options to a container with that name.")
-        return fail(found=f"no container named `{ctx.name('chatty')}` (running or stopped)",
-                    expected=f"a running container `chatty` from `{IMAGE}` that prints a line every second",
-                    fix=_run(ctx), more=more,
-                    evidence={f"docker ps -a --filter name={ctx.name('chatty')}": "nothing",
-                              "containers with log options": others})
-    return ok(f"Container `{ctx.name('chatty')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+        return common.container_missing(ctx, "chatty",
+                                        f"a running container `chatty` from `{IMAGE}` that prints a line every second",
+                                        _run(ctx), more, evidence={"containers with log options": others})
+    return common.container_found(ctx, "chatty", info)
 
 
 @EXERCISE.check("image", f"It runs `{IMAGE}`", requires=("exists",))
 def image(ctx):
-    info = ctx.container("chatty")
-    name = info["Config"].get("Image", "")
-    wanted = ctx.image(IMAGE, scoped=False)
-    if name == IMAGE or (wanted and info.get("Image") == wanted["Id"]):
-        return ok(f"Image is {name}.", {"Config.Image": name})
-    return fail(found=f"the container runs `{name}`", expected=f"`{IMAGE}` (the exact tag the course pins)",
-                fix=_recreate(ctx), evidence={"Config.Image": name})
+    return common.pinned_image(ctx, "chatty", IMAGE, _recreate(ctx))
 
 
 @EXERCISE.check("running", "It is running", requires=("exists",))

@@ -22,6 +22,7 @@ import tarfile
 import time
 import uuid
 
+from .. import common
 from ..advice import hadolint_advice
 from ..labels import course_labels
 from ..model import Exercise, Objects, error, fail, ok
@@ -84,11 +85,9 @@ def _trial_name(ctx, what: str) -> str:
 def exists(ctx):
     img = ctx.image(IMAGE)
     if img is None:
-        return fail(found=f"no image `{ctx.image_ref(IMAGE)}`",
-                    expected="an image built from exercises/multi-stage/", fix=_build(ctx),
-                    evidence={f"docker image ls {ctx.image_ref(IMAGE)}": "nothing"},
-                    more=f"First build the single-stage reference to compare with: `docker build -f Dockerfile.single "
-                         f"-t {ctx.image_ref(REFERENCE)} .`")
+        return common.image_missing(ctx, IMAGE, "an image built from exercises/multi-stage/", _build(ctx),
+                                    more=("First build the single-stage reference to compare with: "
+                                          f"`docker build -f Dockerfile.single -t {ctx.image_ref(REFERENCE)} .`"))
     return ok(f"Image `{ctx.image_ref(IMAGE)}` exists ({img['Id'][7:19]}, {mb(img.get('Size') or 0)}).",
               {"Id": img["Id"][7:19], "Size": img.get("Size")})
 
@@ -101,8 +100,8 @@ def works(ctx):
     cid = None
     ev: dict = {"image": ctx.image_ref(IMAGE), "Config.Cmd": (ctx.image(IMAGE).get("Config") or {}).get("Cmd")}
     try:
-        host_config = api.create_host_config(port_bindings={PORT: ("127.0.0.1", None)}, mem_limit="128m",
-                                             pids_limit=64, auto_remove=False)
+        host_config = ctx.trial_host_config(port_bindings={PORT: ("127.0.0.1", None)}, mem_limit="128m",
+                                            memswap_limit="128m", pids_limit=64, auto_remove=False)
         cid = api.create_container(ctx.image_ref(IMAGE), labels=_trial_labels(ctx), host_config=host_config,
                                    ports=[PORT], name=_trial_name(ctx, "run"))["Id"]
         api.start(cid)

@@ -7,6 +7,7 @@ DNS name is the prefixed container name).
 """
 from __future__ import annotations
 
+from .. import common
 from ..model import Exercise, Objects, fail, not_steady, ok
 
 API_IMAGE = "python:3.11-slim"
@@ -67,8 +68,7 @@ def _container_check(ctx, role: str, image: str, long_running_hint: str):
         return fail(found=f"no container named `{name}`", expected=f"a running container `{role}` from `{image}` on `appnet`",
                     fix=_cmd(ctx, role), evidence={f"docker ps -a --filter name={name}": "nothing"})
     used = info["Config"].get("Image", "")
-    wanted = ctx.image(image, scoped=False)
-    if not (used == image or (wanted and info.get("Image") == wanted["Id"])):
+    if not common.runs_pinned(ctx, info, image):
         return fail(found=f"`{name}` runs `{used}`", expected=f"`{image}` (the exact tag the course pins)",
                     fix=f"docker rm -f {name} && {_cmd(ctx, role)}", evidence={"Config.Image": used})
     state = info["State"]

@@ -13,6 +13,7 @@ not 0 and ``touch /probe`` fails (the root file system is read-only, so nothing 
 """
 from __future__ import annotations
 
+from .. import common
 from ..advice import hadolint_advice
 from ..model import Exercise, Objects, fail, not_steady, ok
 
@@ -56,11 +57,7 @@ def _is_root(user: str) -> bool:
 # ------------------------------------------------------------------------------------------- image
 @EXERCISE.check("image-exists", f"The image `{IMAGE}` exists")
 def image_exists(ctx):
-    img = ctx.image(IMAGE)
-    if img is None:
-        return fail(found=f"no image `{ctx.image_ref(IMAGE)}`", expected="an image built from exercises/non-root/",
-                    fix=_build(ctx), evidence={f"docker image ls {ctx.image_ref(IMAGE)}": "nothing"})
-    return ok(f"Image `{ctx.image_ref(IMAGE)}` exists ({img['Id'][7:19]}).", {"Id": img["Id"][7:19]})
+    return common.image_exists(ctx, IMAGE, "an image built from exercises/non-root/", _build(ctx))
 
 
 @EXERCISE.check("image-user", "The image runs its process as a non-root user (USER)", requires=("image-exists",))
@@ -80,27 +77,13 @@ def image_user(ctx):
 # --------------------------------------------------------------------------------------- container
 @EXERCISE.check("exists", "A container named `safe` exists")
 def exists(ctx):
-    info = ctx.container("safe")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('safe')}` (running or stopped)",
-                    expected=f"a container `safe` from `{IMAGE}` started with {RUN_OPTS}",
-                    fix=_run(ctx), evidence={f"docker ps -a --filter name={ctx.name('safe')}": "nothing"})
-    return ok(f"Container `{ctx.name('safe')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "safe", f"a container `safe` from `{IMAGE}` started with {RUN_OPTS}", _run(ctx))
 
 
 @EXERCISE.check("from-image", f"`safe` runs `{IMAGE}`", requires=("exists", "image-exists"))
 def from_image(ctx):
-    info = ctx.container("safe")
-    name = info["Config"].get("Image", "")
-    if info.get("Image") == ctx.image(IMAGE)["Id"]:
-        return ok(f"It runs {name}.", {"Config.Image": name})
-    if name == ctx.image_ref(IMAGE):
-        return fail(found=f"`safe` was created from an older build of `{name}`",
-                    expected="a container from the image as it is now", fix=_recreate(ctx),
-                    evidence={"Image": info.get("Image", "")[7:19], f"{name} now": ctx.image(IMAGE)["Id"][7:19]},
-                    more="A container keeps the image it was created from; rebuilding does not change it.")
-    return fail(found=f"`safe` runs `{name}`", expected=f"`{ctx.image_ref(IMAGE)}`", fix=_recreate(ctx),
-                evidence={"Config.Image": name})
+    return common.latest_build(ctx, "safe", IMAGE, _recreate(ctx),
+                               more="A container keeps the image it was created from; rebuilding does not change it.")
 
 
 @EXERCISE.check("running", "The app in `safe` is running", requires=("exists",))
@@ -111,11 +94,7 @@ def running(ctx):
         return problem
     if state.get("Running"):
         return ok("Running.", {"State.Status": state.get("Status")})
-    tail = ""
-    try:
-        tail = ctx.logs(info["Id"], tail=8, timeout=3).strip()
-    except Exception:
-        pass
+    tail = common.log_tail(ctx, info)
     ev = {"State.Status": state.get("Status"), "State.ExitCode": state.get("ExitCode"),
           "Config.User": info["Config"].get("User"), "docker logs (tail)": tail[-600:]}
     if "Permission denied" in tail or "PermissionError" in tail:

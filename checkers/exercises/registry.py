@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import requests
 
+from .. import common
 from ..advice import hadolint_advice
 from ..model import Exercise, Objects, error, fail, not_steady, ok
 
@@ -91,8 +92,7 @@ def running(ctx):
                     fix=f"docker volume create {ctx.name('registry-data')} && {_run(ctx)}",
                     evidence={f"docker ps -a --filter name={name}": "nothing"})
     used = info["Config"].get("Image", "")
-    wanted = ctx.image(IMAGE, scoped=False)
-    if not (used == IMAGE or (wanted and info.get("Image") == wanted["Id"])):
+    if not common.runs_pinned(ctx, info, IMAGE):
         return fail(found=f"`{name}` runs `{used}`", expected=f"`{IMAGE}`, Docker's own registry", fix=_recreate(ctx),
                     evidence={"Config.Image": used})
     state = info["State"]

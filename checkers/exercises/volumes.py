@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from .. import common
 from ..model import Exercise, Objects, error, fail, not_steady, ok
 
 IMAGE = "postgres:15"
@@ -82,26 +83,15 @@ def _parse_time(text: str) -> datetime:
 
 @EXERCISE.check("exists", "A container named `db` exists")
 def exists(ctx):
-    info = ctx.container("db")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('db')}` (running or stopped)",
-                    expected=f"a PostgreSQL container `db` from `{IMAGE}` using the volume `pgdata`",
-                    fix=f"docker volume create {ctx.name('pgdata')} && {_run(ctx)}",
-                    evidence={f"docker ps -a --filter name={ctx.name('db')}": "nothing"},
-                    more="Start with the volume, then the container; the README walks through the rest.")
-    return ok(f"Container `{ctx.name('db')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "db", f"a PostgreSQL container `db` from `{IMAGE}` using the volume `pgdata`",
+                                   f"docker volume create {ctx.name('pgdata')} && {_run(ctx)}",
+                                   more="Start with the volume, then the container; the README walks through the rest.")
 
 
 @EXERCISE.check("image", f"It runs `{IMAGE}`", requires=("exists",))
 def image(ctx):
-    info = ctx.container("db")
-    name = info["Config"].get("Image", "")
-    wanted = ctx.image(IMAGE, scoped=False)
-    if name == IMAGE or (wanted and info.get("Image") == wanted["Id"]):
-        return ok(f"Image is {name}.", {"Config.Image": name})
-    return fail(found=f"the container runs `{name}`", expected=f"`{IMAGE}` (the exact tag the course pins)",
-                fix=_recreate(ctx), evidence={"Config.Image": name},
-                more="Removing the container is safe here: the data lives in the volume, not in the container.")
+    return common.pinned_image(ctx, "db", IMAGE, _recreate(ctx),
+                               more="Removing the container is safe here: the data lives in the volume, not in the container.")
 
 
 @EXERCISE.check("running", "It is running", requires=("exists",))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from .. import common
 from ..model import Exercise, Objects, fail, not_steady, ok
 
 IMAGE = "nginx:1.22"
@@ -54,24 +55,13 @@ def _docroot_mount(info) -> dict | None:
 
 @EXERCISE.check("exists", "A container named `web` exists")
 def exists(ctx):
-    info = ctx.container("web")
-    if info is None:
-        return fail(found=f"no container named `{ctx.name('web')}` (running or stopped)",
-                    expected=f"a container `web` running `{IMAGE}`",
-                    fix=f"cd exercises/web-server && {_run(ctx)}",
-                    evidence={f"docker ps -a --filter name={ctx.name('web')}": "nothing"})
-    return ok(f"Container `{ctx.name('web')}` exists ({info['Id'][:12]}).", {"Id": info["Id"][:12]})
+    return common.container_exists(ctx, "web", f"a container `web` running `{IMAGE}`",
+                                   f"cd exercises/web-server && {_run(ctx)}")
 
 
 @EXERCISE.check("image", f"It runs `{IMAGE}`", requires=("exists",))
 def image(ctx):
-    info = ctx.container("web")
-    name = info["Config"].get("Image", "")
-    wanted = ctx.image(IMAGE, scoped=False)
-    if name == IMAGE or (wanted and info.get("Image") == wanted["Id"]):
-        return ok(f"Image is {name}.", {"Config.Image": name})
-    return fail(found=f"the container runs `{name}`", expected=f"`{IMAGE}` (the exact tag the course pins)",
-                fix=_recreate(ctx), evidence={"Config.Image": name})
+    return common.pinned_image(ctx, "web", IMAGE, _recreate(ctx))
 
 
 @EXERCISE.check("running", "It is running", requires=("exists",))

@@ -42,6 +42,13 @@ class Limits:
     def memory_bytes(self) -> int:
         return _bytes(self.memory)
 
+    def host_config(self) -> dict:
+        """The same limits as docker-py host-config arguments, for containers the checks start."""
+        return {"mem_limit": self.memory, "memswap_limit": self.memory, "nano_cpus": int(self.cpus * 1e9),
+                "pids_limit": self.pids,
+                "log_config": {"type": "json-file",
+                               "config": {"max-size": self.log_max_size, "max-file": str(self.log_max_file)}}}
+
     def to_dict(self) -> dict:
         return {"memory": self.memory, "cpus": self.cpus, "pids": self.pids, "log_max_size": self.log_max_size,
                 "log_max_file": self.log_max_file, "build_network": self.build_network}

@@ -412,7 +412,7 @@ def _build_start_check(rec, ex, recipe: Recipe, ws: Path, engine: dict, gradeboo
         if sb.ports:
             wait_ports(sb.host, list(sb.ports.values()), recipe.settle if recipe.settle is not None else opts.deadlines.settle)
         scope = Scope(prefix=prefix, compose_project=sb.project, ports=dict(sb.ports), host=sb.host, student=student,
-                      files=str(ws.parent))
+                      files=str(ws.parent), limits=opts.limits.host_config())
         rec["names"] = {"prefix": prefix, "ports": {str(real): want for want, real in sb.ports.items()}}
         lap("settle")
         result = ex.run(client, scope)
