@@ -10,7 +10,15 @@ from .model import Outcome, fail, ok
 
 # ------------------------------------------------------------------------------- a named container
 def container_missing(ctx, name: str, expected: str, fix: str, more: str = "", evidence: dict | None = None) -> Outcome:
-    """The fail for "no container named ``name``"; ``evidence`` adds to the `docker ps -a` look."""
+    """The fail for "no container named ``name``"; ``evidence`` adds to the `docker ps -a` look.
+    A container one typo away gets named, with the rename that fixes it."""
+    near = ctx.similar_container(ctx.name(name))
+    if near:
+        return fail(found=f"no container named `{ctx.name(name)}`, but there is one called `{near}`",
+                    expected=expected, fix=f"docker rename {near} {ctx.name(name)}",
+                    more="If that is the one you meant, renaming it is enough.",
+                    evidence={f"docker ps -a --filter name={ctx.name(name)}": "nothing", "similar name": near,
+                              **(evidence or {})})
     return fail(found=f"no container named `{ctx.name(name)}` (running or stopped)", expected=expected, fix=fix,
                 more=more, evidence={f"docker ps -a --filter name={ctx.name(name)}": "nothing", **(evidence or {})})
 

@@ -74,3 +74,25 @@ def test_fixes_work_on_a_running_container(client, scope, prefix):
     fix = fix_command(fixes[-1])
     sh(fix, prefix)
     assert EX.run(client, scope).passed
+
+
+def test_typo_in_the_name_is_named_with_the_rename_that_fixes_it(client):
+    """On the learner's own engine (default scope), `--name helo` gets "there is one called `helo`"."""
+    import pytest
+
+    from checkers.scope import Scope
+
+    names = {n.lstrip("/") for c in client.api.containers(all=True) for n in c["Names"]}
+    if names & {"hello", "helo"}:
+        pytest.skip("this engine already has a `hello` or `helo` container of its own")
+    labels = "--label org.dockercourse.managed=true --label org.dockercourse.purpose=test"
+    try:
+        sh(f'docker run --name helo {labels} busybox:1.35 echo "Hello from my first container"')
+        res = EX.run(client, Scope())
+        first = res.checks[0]
+        assert first.status == "fail" and "there is one called `helo`" in first.message
+        assert fix_command(first.hint) == "docker rename helo hello"
+        sh(fix_command(first.hint))
+        assert EX.run(client, Scope()).passed
+    finally:
+        sh("docker rm -f helo hello >/dev/null 2>&1 || true")

@@ -26,6 +26,9 @@ def _run(ctx) -> str:
 @EXERCISE.check("exists", "A container named `hello` exists", points=1)
 def exists(ctx):
     info = ctx.container("hello")
+    if info is None and ctx.similar_container(ctx.name("hello")):
+        return common.container_missing(ctx, "hello", "a stopped container called `hello` that you can still inspect",
+                                        _run(ctx))
     if info is None:
         return fail(
             found=f"no container named `{ctx.name('hello')}` (running or stopped)",
