@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from checkers.cleanup import remove_named_with  # noqa: E402
 from checkers.engine import connect  # noqa: E402
 from checkers.exercises import available, load  # noqa: E402
 
@@ -71,36 +72,7 @@ def main_object(client, exercise, prefix: str) -> list[str] | None:
 
 def cleanup(client, prefix: str) -> None:
     """Remove every container, network, volume and image named with ``prefix`` (nothing else)."""
-    from docker.errors import APIError, NotFound
-
-    api = client.api
-    for c in api.containers(all=True):
-        names = [n.lstrip("/") for n in c.get("Names") or []]
-        project = (c.get("Labels") or {}).get("com.docker.compose.project", "")
-        if any(n.startswith(prefix) for n in names) or project.startswith(prefix):
-            try:
-                api.remove_container(c["Id"], force=True, v=True)
-            except (NotFound, APIError):
-                pass
-    for n in api.networks():
-        if n["Name"].startswith(prefix):
-            try:
-                api.remove_network(n["Id"])
-            except (NotFound, APIError):
-                pass
-    for v in api.volumes().get("Volumes") or []:
-        if v["Name"].startswith(prefix):
-            try:
-                api.remove_volume(v["Name"], force=True)
-            except (NotFound, APIError):
-                pass
-    for i in api.images():
-        for tag in i.get("RepoTags") or []:
-            if tag.rsplit("/", 1)[-1].startswith(prefix):
-                try:
-                    api.remove_image(tag, force=True)
-                except (NotFound, APIError):
-                    pass
+    remove_named_with(client, prefix)
 
 
 def bench_one(client, ex_id: str, n: int) -> dict:
