@@ -52,7 +52,7 @@ def not_steady(name: str, state: dict) -> Outcome | None:
                     fix=f"docker unpause {name}", evidence={"State.Status": state.get("Status"), "State.Paused": True})
     if state.get("Restarting"):
         return fail(found=f"`{name}` keeps stopping (exit code {state.get('ExitCode')}) and its restart policy starts it again",
-                    expected="a container that stays up", fix=f"docker logs {name}   (see why it stops)",
+                    expected="a container that stays up", fix=f"docker logs {name}   # see why it stops",
                     evidence={"State.Status": state.get("Status"), "State.Restarting": True,
                               "State.ExitCode": state.get("ExitCode")})
     return None

@@ -249,3 +249,14 @@ def write_junit_all(folder: Path, records: dict) -> None:
         buf = io.BytesIO()
         tree.write(buf, encoding="utf-8", xml_declaration=True)
         write_atomic(folder / f"{student}.xml", buf.getvalue().decode("utf-8"))
+
+
+def say(opts, text: str) -> None:
+    """A progress line for the instructor: to ``opts.progress`` if it is a function, nowhere if it is
+    False, else to stderr (both modes share it)."""
+    if opts.progress is False:
+        return
+    if callable(opts.progress):
+        opts.progress(text)
+    else:
+        print(text, file=sys.stderr, flush=True)

@@ -18,7 +18,6 @@ engine with its own deadline. An engine that cannot be reached, or stops answeri
 from __future__ import annotations
 
 import csv
-import sys
 import tempfile
 import threading
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from . import verdicts as V
 from .engines import EngineSpec, Pool, connect_spec, describe_engine, parse_endpoint
-from .gradebook import Store, checker_version, now, spec_hash
+from .gradebook import Store, checker_version, now, say, spec_hash
 from .records import base_record, from_result, stage_record
 from .workspace import student_id
 
@@ -93,15 +92,6 @@ def read_roster(path: Path) -> list[RosterRow]:
     return out
 
 
-def _say(opts, text: str) -> None:
-    if opts.progress is False:
-        return
-    if callable(opts.progress):
-        opts.progress(text)
-    else:
-        print(text, file=sys.stderr, flush=True)
-
-
 def grade_live(roster: list[RosterRow], opts: LiveOptions) -> dict:
     from ..exercises import load
 
@@ -114,7 +104,7 @@ def grade_live(roster: list[RosterRow], opts: LiveOptions) -> dict:
     empty = Path(tempfile.mkdtemp(prefix="dcgrade-nofiles-"))
     run_info = {"run": run_id, "mode": "live", "started": now(), "checker": checker_version(), "workers": opts.workers,
                 "engine_timeout": opts.engine_timeout, "engines": {}}
-    _say(opts, f"grading {len(todo)} engines ({len(rows) - len(todo)} already graded), {opts.workers} at once, run {run_id}")
+    say(opts, f"grading {len(todo)} engines ({len(rows) - len(todo)} already graded), {opts.workers} at once, run {run_id}")
     lock = threading.Lock()
     cancelled: set[str] = set()
 
@@ -147,7 +137,7 @@ def grade_live(roster: list[RosterRow], opts: LiveOptions) -> dict:
         done[0] += 1
         line = ", ".join(f"{r['exercise']} {r['verdict']}" + ("" if r["rerun"] else f" {r['score']}/{r['max_score']}")
                          for r in recs)
-        _say(opts, f"[{done[0]}/{len(todo)}] {row.student:<16} {row.engine.url}: {line} ({outcome.seconds:.1f}s)")
+        say(opts, f"[{done[0]}/{len(todo)}] {row.student:<16} {row.engine.url}: {line} ({outcome.seconds:.1f}s)")
 
     try:
         Pool(workers=opts.workers, deadline=opts.engine_timeout).run(todo, job, key=lambda r: r, on_done=on_done)

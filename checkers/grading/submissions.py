@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from . import policy as P
 from . import verdicts as V
 from .engines import EngineSpec, Pool, connect_spec, describe_engine, local_spec
-from .gradebook import Store, checker_version, now, spec_hash
+from .gradebook import Store, checker_version, now, say, spec_hash
 from .records import base_record, from_result, missing_record, stage_record
 from .recipes import Build, Compose, Recipe, Run, recipe_for
 from .sandbox import Deadlines, Limits, Sandbox, grade_labels, kill_active, remaining, sweep, wait_ports
@@ -51,15 +50,6 @@ class Options:
     recipes: dict | None = None  # exercise id -> Recipe (default: recipes.RECIPES)
     exercise_objects: dict | None = None  # exercise id -> Exercise (default: loaded by id)
     run_id: str | None = None
-
-
-def _say(opts: Options, text: str) -> None:
-    if opts.progress is False:
-        return
-    if callable(opts.progress):
-        opts.progress(text)
-    else:
-        print(text, file=sys.stderr, flush=True)
 
 
 def cli_base_env(home: Path) -> dict:
@@ -135,7 +125,7 @@ def grade_submissions(root: Path, opts: Options) -> dict:
     specs = opts.engines or [local_spec()]
     engines = _Engines(specs, home)
     for spec, why in engines.down:
-        _say(opts, f"engine {spec.label} is not reachable, not using it: {why}")
+        say(opts, f"engine {spec.label} is not reachable, not using it: {why}")
     run_info = {"run": run_id, "mode": "submissions", "started": started, "source": str(root.resolve()),
                 "checker": checker_version(), "engines": [{"url": i["spec"].url, **i["facts"]} for i in engines.items],
                 "engines_down": [{"url": s.url, "error": w} for s, w in engines.down],
@@ -150,7 +140,7 @@ def grade_submissions(root: Path, opts: Options) -> dict:
         for item in engines.items:
             swept += sweep(item["client"], {"org.dockercourse.purpose": "grade", "org.dockercourse.gradebook": store.gradebook})
         if swept:
-            _say(opts, f"removed {len(swept)} objects left by an earlier, interrupted run of this gradebook")
+            say(opts, f"removed {len(swept)} objects left by an earlier, interrupted run of this gradebook")
         subs = find_submissions(root)
         if opts.only:
             wanted = set(opts.only)
@@ -158,7 +148,7 @@ def grade_submissions(root: Path, opts: Options) -> dict:
         jobs = [(s, ex) for s in subs for ex in exercises
                 if opts.regrade or opts.only or not store.graded(s.student, ex)]
         skipped = len(subs) * len(exercises) - len(jobs)
-        _say(opts, f"grading {len(jobs)} student x exercise jobs ({len(subs)} submissions, {skipped} already graded), "
+        say(opts, f"grading {len(jobs)} student x exercise jobs ({len(subs)} submissions, {skipped} already graded), "
                    f"{opts.workers} at once, run {run_id}")
         intakes = _intake_all(sorted({s.student: s for s, _ in jobs}.values(), key=lambda s: s.student), work, opts)
         done = [0]
@@ -178,7 +168,7 @@ def grade_submissions(root: Path, opts: Options) -> dict:
                 rec = outcome.value
             store.put(rec)
             done[0] += 1
-            _say(opts, f"[{done[0]}/{len(jobs)}] {sub.student:<16} {ex_id:<14} {rec['verdict']:<18} "
+            say(opts, f"[{done[0]}/{len(jobs)}] {sub.student:<16} {ex_id:<14} {rec['verdict']:<18} "
                        f"{rec['score'] if not rec['rerun'] else '-'}/{rec['max_score']}  ({outcome.seconds:.1f}s)")
 
         def job(j):
